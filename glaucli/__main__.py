@@ -1,0 +1,3 @@
+from glaucli.cli.app import main
+
+main()

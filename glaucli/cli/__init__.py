@@ -1,0 +1,1 @@
+"""Thin Typer commands: parse, call the engine, print. One module per command."""

@@ -1,0 +1,99 @@
+"""The root Typer app: global flags, command registration, error -> exit code."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import typer
+from typer.core import TyperGroup
+
+from glaucli import __version__, config, console
+from glaucli.errors import GlaucliError, Interrupted
+from glaucli.secrets import scrub
+
+
+class GlaucliGroup(TyperGroup):
+    """Turns known failures into `Error: ...` and the exit code of DESIGN.md's rule."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except GlaucliError as exc:
+            _report(exc.message, exc.hint, exc)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt as exc:
+            _report("interrupted", None, exc)
+            ctx.exit(Interrupted.exit_code)
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - last line of defence: one line, no traceback
+            if _is_click_exception(exc):
+                raise
+            message = f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            _report(message.rstrip(": "), "set GLAUCLI_DEBUG=1 for the traceback", exc)
+            ctx.exit(1)
+
+
+def _is_click_exception(exc: Exception) -> bool:
+    import click  # already imported by Typer
+
+    return isinstance(exc, (click.ClickException, click.exceptions.Exit))
+
+
+def _report(message: str, hint: str | None, exc: BaseException) -> None:
+    if config.debug_enabled():
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        sys.stderr.write(scrub(text))
+    console.err.print(f"[bold red]Error:[/] {scrub(message)}", markup=True, highlight=False)
+    if hint:
+        console.err.print(f"[dim]Hint: {scrub(hint)}[/]")
+
+
+app = typer.Typer(
+    name="glaucli",
+    cls=GlaucliGroup,
+    help="Glaucoma screening from fundus photographs: download, train, evaluate, predict.\n\n"
+         "Research use only: not a diagnostic device.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.emit_line(f"glaucli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or info lines on stderr."),
+    verbose: bool = typer.Option(False, "--verbose", "-v",
+                                 help="More detail on stderr, TensorFlow's own logs included."),
+) -> None:
+    console.reset()
+    console.configure(quiet=quiet, verbose=verbose)
+
+
+def _register() -> None:
+    from glaucli.cli import data, info, sample  # noqa: F401 - each module adds its command
+
+    for module in (sample, data, info):
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        app(prog_name="glaucli")
+    except KeyboardInterrupt:
+        console.err.print("[bold red]Error:[/] interrupted")
+        sys.exit(Interrupted.exit_code)

@@ -1,0 +1,135 @@
+"""The output contract: data on stdout, everything else on stderr.
+
+Progress bars only when stderr is a terminal; otherwise one plain line per
+step so CI logs stay readable. `--quiet` silences progress and info lines;
+`NO_COLOR` is honoured by rich itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from rich.console import Console
+
+SCHEMA = 1
+RESEARCH_NOTE = "Research use only: not a diagnostic device."
+
+_state = {"quiet": False, "verbose": False}
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+
+
+def configure(*, quiet: bool | None = None, verbose: bool | None = None) -> None:
+    if quiet:
+        _state["quiet"] = True
+    if verbose:
+        _state["verbose"] = True
+
+
+def reset() -> None:
+    """Forget --quiet/--verbose (each CLI invocation starts clean, also in-process)."""
+    _state.update(quiet=False, verbose=False)
+    global err, out
+    err = Console(stderr=True, highlight=False)
+    out = Console(highlight=False, soft_wrap=True)
+
+
+def is_quiet() -> bool:
+    return _state["quiet"]
+
+
+def is_verbose() -> bool:
+    return _state["verbose"]
+
+
+def interactive() -> bool:
+    """Live bars only on a terminal, never under --quiet."""
+    return err.is_terminal and not _state["quiet"]
+
+
+def info(message: str) -> None:
+    if not _state["quiet"]:
+        err.print(message)
+
+
+def warn(message: str) -> None:
+    err.print(f"[yellow]Warning:[/] {message}")
+
+
+def debug(message: str) -> None:
+    if _state["verbose"]:
+        err.print(f"[dim]{message}[/]")
+
+
+def emit_json(data: Any) -> None:
+    """One JSON document on stdout; dicts carry the schema version."""
+    if isinstance(data, dict) and "schema" not in data:
+        data = {"schema": SCHEMA, **data}
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def emit_line(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def emit(renderable: Any) -> None:
+    out.print(renderable)
+
+
+class Progress:
+    """A bar on a terminal, plain lines (at most one per `every` seconds) elsewhere."""
+
+    def __init__(self, description: str, total: int | None, unit: str = "", every: float = 5.0):
+        self.description, self.total, self.unit, self.every = description, total, unit, every
+        self.done = 0
+        self._bar = None
+        self._task = None
+        self._last_line = 0.0
+        self._start = time.monotonic()
+
+    def __enter__(self) -> "Progress":
+        if interactive():
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar,
+                                       TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+
+            self._bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), TimeRemainingColumn(),
+                            TextColumn("{task.fields[status]}"), console=err, transient=False)
+            self._bar.start()
+            self._task = self._bar.add_task(self.description, total=self.total, status="")
+        return self
+
+    def advance(self, n: int = 1, status: str = "") -> None:
+        self.done += n
+        if self._bar is not None:
+            self._bar.update(self._task, advance=n, status=status)
+        elif not _state["quiet"]:
+            now = time.monotonic()
+            finished = self.total is not None and self.done >= self.total
+            if now - self._last_line >= self.every or finished:
+                self._last_line = now
+                of = f"/{self.total}" if self.total is not None else ""
+                err.print(f"{self.description}: {self.done}{of} {self.unit} {status}".rstrip())
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+@contextmanager
+def status(message: str) -> Iterator[None]:
+    """A spinner on a terminal, one line elsewhere."""
+    if interactive():
+        with err.status(message):
+            yield
+    else:
+        info(message)
+        yield

@@ -1,0 +1,1 @@
+"""The work: plain functions that return results and know nothing of Typer."""

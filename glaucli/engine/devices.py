@@ -1,0 +1,23 @@
+"""What hardware TensorFlow sees."""
+
+from __future__ import annotations
+
+
+def describe_devices() -> dict:
+    """GPUs with name, memory (GB) and compute capability; empty list means CPU only."""
+    from glaucli.tf import tensorflow
+
+    tf = tensorflow()
+    gpus = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(gpu)
+        memory = None
+        try:
+            memory = round(tf.config.experimental.get_memory_info(gpu.name.replace(
+                "physical_device:", ""))["peak"] / 1e9, 1) or None
+        except (ValueError, RuntimeError):
+            pass
+        gpus.append({"name": details.get("device_name", gpu.name),
+                     "compute_capability": ".".join(map(str, details.get("compute_capability", ()))) or None,
+                     "memory_gb": memory})
+    return {"gpus": gpus, "cpu_only": not gpus}

@@ -1,0 +1,60 @@
+"""Import TensorFlow and Keras quietly, once, only when a command needs them.
+
+Even with TF_CPP_MIN_LOG_LEVEL=3 the wheel prints CUDA/oneDNN/absl lines at
+import, from C++ straight to file descriptor 2, so the descriptor itself is
+redirected during the import (and the captured text shown if it fails).
+`--verbose` leaves everything visible.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+from glaucli import console
+
+
+def _import_quietly():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    if console.is_verbose():
+        import tensorflow
+
+        return tensorflow
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    return tensorflow
+
+
+def tensorflow():
+    """The `tensorflow` module, imported quietly."""
+    tf = sys.modules.get("tensorflow") or _import_quietly()
+    try:
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.ERROR)
+    except ImportError:  # absl ships with TensorFlow; be safe anyway
+        pass
+    tf.get_logger().setLevel("ERROR")
+    return tf
+
+
+def keras():
+    """The `keras` module (Keras 3), after a quiet TensorFlow import."""
+    tensorflow()
+    import keras
+
+    return keras

@@ -1,0 +1,66 @@
+"""Shared fixtures: isolated environment, tiny generated datasets, the CLI runner."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from glaucli.cli.app import app
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path, monkeypatch):
+    """No real credentials, proxies or user folders leak into a test."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name in list(os.environ):
+        if name.startswith("KAGGLE_") or name.lower() in ("http_proxy", "https_proxy", "no_proxy", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GLAUCLI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GLAUCLI_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.delenv("GLAUCLI_DEBUG", raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    yield
+
+
+class Cli:
+    """Runs glaucli in-process; stdout and stderr kept apart as a shell sees them."""
+
+    def __init__(self):
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, code: int | None = 0, **kwargs):
+        result = self.runner.invoke(app, [str(a) for a in args], **kwargs)
+        if code is not None and result.exit_code != code:
+            raise AssertionError(
+                f"glaucli {' '.join(map(str, args))}: exit {result.exit_code}, expected {code}\n"
+                f"stdout: {result.stdout}\nstderr: {result.stderr}\nexception: {result.exception!r}")
+        return result
+
+    def json(self, *args: str, code: int | None = 0):
+        result = self(*args, "--json", code=code)
+        return json.loads(result.stdout)
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
+
+
+def make_sample(dest: Path, per_class: int = 6, size: int = 64, seed: int = 0) -> Path:
+    from glaucli.data.sample import write_sample
+
+    write_sample(dest, per_class=per_class, size=size, seed=seed)
+    return dest
+
+
+@pytest.fixture
+def sample_set(tmp_path) -> Path:
+    return make_sample(tmp_path / "sample")
