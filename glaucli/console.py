@@ -92,36 +92,61 @@ class Progress:
         self.done = 0
         self._bar = None
         self._task = None
+        self._closed = False
         self._last_line = 0.0
-        self._start = time.monotonic()
+        self._began = time.monotonic()
 
     def __enter__(self) -> "Progress":
-        if interactive():
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar,
-                                       TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+        return self
 
-            self._bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+    def _show(self) -> None:
+        """The bar appears on the first update (so several can be prepared, one shown at a time)."""
+        if self._bar is None and not self._closed and interactive():
+            from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn,
+                                       Progress as Bar, TextColumn, TimeElapsedColumn,
+                                       TimeRemainingColumn, TransferSpeedColumn)
+
+            counter = ([DownloadColumn(), TransferSpeedColumn()] if self.unit == "bytes"
+                       else [MofNCompleteColumn()])
+            self._bar = Bar(TextColumn("{task.description}"), BarColumn(), *counter,
                             TimeElapsedColumn(), TimeRemainingColumn(),
                             TextColumn("{task.fields[status]}"), console=err, transient=False)
             self._bar.start()
             self._task = self._bar.add_task(self.description, total=self.total, status="")
-        return self
 
     def advance(self, n: int = 1, status: str = "") -> None:
-        self.done += n
+        self.update(self.done + n, status=status)
+
+    def update(self, done: int, total: int | None = None, status: str = "") -> None:
+        """Set the absolute position (and the total, once it is known)."""
+        self.done = done
+        if total is not None:
+            self.total = total
+        self._show()
         if self._bar is not None:
-            self._bar.update(self._task, advance=n, status=status)
+            self._bar.update(self._task, completed=done, total=self.total, status=status)
         elif not _state["quiet"]:
             now = time.monotonic()
             finished = self.total is not None and self.done >= self.total
             if now - self._last_line >= self.every or finished:
                 self._last_line = now
-                of = f"/{self.total}" if self.total is not None else ""
-                err.print(f"{self.description}: {self.done}{of} {self.unit} {status}".rstrip())
+                err.print(f"{self.description}: {self._plain_position()} {status}".rstrip())
 
-    def __exit__(self, *exc: object) -> None:
+    def _plain_position(self) -> str:
+        if self.unit != "bytes":
+            of = f"/{self.total}" if self.total is not None else ""
+            return f"{self.done}{of} {self.unit}".rstrip()
+        speed = self.done / max(time.monotonic() - self._began, 1e-6) / 1e6
+        of = f"/{self.total / 1e6:.1f}" if self.total else ""
+        return f"{self.done / 1e6:.1f}{of} MB ({speed:.1f} MB/s)"
+
+    def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()
+        self._bar, self._closed = None, True
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @contextmanager

@@ -82,9 +82,9 @@ def root(
 
 
 def _register() -> None:
-    from glaucli.cli import data, info, sample  # noqa: F401 - each module adds its command
+    from glaucli.cli import data, download, info, sample
 
-    for module in (sample, data, info):
+    for module in (download, sample, data, info):
         module.register(app)
 
 

@@ -11,7 +11,7 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from glaucli.data.images import is_image_file
 from glaucli.errors import InputError
@@ -60,24 +60,29 @@ def find_tree(path: Path, variant: str | None = None) -> Path:
             f"no dataset tree under {path}",
             hint="expected train/, validation/, test/ folders each holding NRG/ and RG/",
         )
+    rel = choose_root([r.relative_to(path) for r in roots], variant, str(path))
+    return path / rel
+
+
+def choose_root(roots: list[PurePath], variant: str | None, where: str) -> PurePath:
+    """Pick one tree among candidates (relative paths): the variant asked for,
+    else release-crop when present, else the only one."""
     if variant:
-        chosen = [r for r in roots if variant in r.relative_to(path).parts]
+        chosen = [r for r in roots if variant in r.parts]
         if not chosen:
-            raise InputError(f"no dataset variant {variant!r} under {path}",
-                             hint="variants found: " + ", ".join(_names(roots, path)))
+            raise InputError(f"no dataset variant {variant!r} under {where}",
+                             hint="trees found: " + _names(roots))
         roots = chosen
     elif len(roots) > 1:
-        preferred = [r for r in roots if PREFERRED_VARIANT in r.relative_to(path).parts]
-        if preferred:
-            roots = preferred
+        roots = [r for r in roots if PREFERRED_VARIANT in r.parts] or roots
     if len(roots) > 1:
-        raise InputError(f"several dataset trees under {path}: " + ", ".join(_names(roots, path)),
+        raise InputError(f"several dataset trees under {where}: " + _names(roots),
                          hint="pick one with --variant NAME or pass its folder")
     return roots[0]
 
 
-def _names(roots: list[Path], base: Path) -> list[str]:
-    return [str(r.relative_to(base)) or "." for r in roots]
+def _names(roots: list[PurePath]) -> str:
+    return ", ".join(str(r) if r.parts else "." for r in roots)
 
 
 def list_images(folder: Path) -> list[Path]:

@@ -1,0 +1,54 @@
+"""glaucli download [DATASET]: the EyePACS-AIROGS-light dataset via the Kaggle API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from glaucli import config, console
+from glaucli.cli import options
+
+
+def download(
+    dataset: Annotated[str, typer.Argument(
+        help="v2 (EyePACS-AIROGS-light v2, 512 px), v1 (the original project's, 256 px), or owner/slug.")] = "v2",
+    name: Annotated[Optional[str], typer.Option("--name", help="Folder name under the data dir [default: v2/v1/slug/zip stem].")] = None,
+    variant: options.Variant = None,
+    force: Annotated[bool, typer.Option("--force", help="Download again; the old tree stays until the new one is complete.")] = False,
+    from_zip: Annotated[Optional[Path], typer.Option("--from-zip", help="Install an archive downloaded by hand (offline).")] = None,
+    data_dir: options.DataDir = None,
+    json_out: options.Json = False,
+    quiet: options.Quiet = False,
+) -> None:
+    """Download a dataset from Kaggle (resumable) into DATA_DIR/NAME/{train,validation,test}/{NRG,RG}."""
+    options.apply(quiet)
+    from glaucli.cli.render import counts_table
+    from glaucli.data import kaggle
+
+    root = config.data_dir(data_dir)
+    with console.Progress("Downloading", None, "bytes") as fetch_bar, \
+            console.Progress("Extracting", None, "bytes") as extract_bar:
+        def on_extract(done: int, total: int | None) -> None:
+            fetch_bar.close()
+            extract_bar.update(done, total)
+
+        if from_zip is not None:
+            result = kaggle.install_zip(from_zip, root, name, variant, force, on_extract=on_extract)
+        else:
+            result = kaggle.download(dataset, root, name, variant, force, on_bytes=fetch_bar.update,
+                                     on_extract=on_extract, warn=console.warn)
+    if result.already_complete:
+        console.info(f"{result.path} is already complete; nothing to do (--force downloads again)")
+    else:
+        console.info(f"Dataset saved to {result.path}")
+    if json_out:
+        console.emit_json({"path": str(result.path), "already_complete": result.already_complete,
+                           "source": result.source, "counts": result.counts})
+    else:
+        console.emit(counts_table(result.counts, title=f"Dataset {result.path}"))
+
+
+def register(app: typer.Typer) -> None:
+    app.command(rich_help_panel="Data")(download)

@@ -1,0 +1,406 @@
+"""Download a Kaggle dataset: resumable, retried, checked, extracted atomically.
+
+Kaggle's own `kagglesdk` client makes the API calls (GetDataset for the
+version, DownloadDataset for a signed storage URL); glaucli streams that URL
+itself, because neither Kaggle client sets timeouts, retries inside a call,
+resumes, or reports progress. `kagglehub` is not used: its credential lookup
+skips ~/.config/kaggle/kaggle.json and it silently goes anonymous.
+"""
+
+from __future__ import annotations
+
+import base64
+import errno
+import hashlib
+import json
+import os
+import shutil
+import stat
+import tempfile
+import time
+import zipfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Callable
+
+from glaucli.data import credentials as creds_mod
+from glaucli.data.layout import CLASSES, SPLITS, Dataset, choose_root, read_manifest, write_manifest
+from glaucli.errors import InputError, WorkError
+
+DATASETS = {
+    "v2": "deathtrooper/glaucoma-dataset-eyepacs-airogs-light-v2",
+    "v1": "deathtrooper/eyepacs-airogs-light",
+}
+MAX_RATIO = 100  # uncompressed/compressed: JPEG archives are ~1:1, bombs are >1000:1
+MAX_ATTEMPTS = 6
+CHUNK = 1 << 20
+
+Progress = Callable[[int, int | None], None]  # (bytes done, total or None)
+
+
+@dataclass
+class DownloadResult:
+    path: Path
+    counts: dict
+    source: dict
+    already_complete: bool = False
+
+
+def resolve_dataset_ref(dataset: str) -> tuple[str, str]:
+    """`v1`/`v2`/`owner/slug` -> (owner/slug, default folder name)."""
+    if dataset in DATASETS:
+        return DATASETS[dataset], dataset
+    parts = dataset.strip("/").split("/")
+    if len(parts) != 2 or not all(parts):
+        from glaucli.errors import UsageError
+
+        raise UsageError(f"unknown dataset {dataset!r}", hint="use v1, v2 or owner/slug")
+    return dataset, parts[1]
+
+
+def _timeouts() -> tuple[float, float]:
+    read = float(os.environ.get("GLAUCLI_HTTP_TIMEOUT", "60"))
+    return min(read, 15.0), read
+
+
+def _backoff(attempt: int) -> float:
+    return float(os.environ.get("GLAUCLI_RETRY_BACKOFF", "2")) * 2 ** attempt
+
+
+# -- the Kaggle API (through kagglesdk) ------------------------------------------------
+
+class _Api:
+    def __init__(self, found: creds_mod.Credentials | None):
+        import requests.adapters
+        from kagglesdk import KaggleClient
+
+        self.found = found
+        kwargs = {}
+        if found and found.token:
+            kwargs["api_token"] = found.token
+        elif found:
+            kwargs.update(username=found.username, password=found.key)
+        self.client = KaggleClient(**kwargs)
+
+        timeout = _timeouts()
+
+        class TimeoutAdapter(requests.adapters.HTTPAdapter):
+            def send(self, request, **kw):
+                kw["timeout"] = kw.get("timeout") or timeout
+                return super().send(request, **kw)
+
+        # kagglesdk sets no timeout; its session is created lazily, so create it and
+        # mount an adapter that adds one (a stalled API server must not hang us).
+        http = self.client.http_client()
+        http._init_session()
+        for scheme in ("http://", "https://"):
+            http._session.mount(scheme, TimeoutAdapter())
+        # DownloadDataset answers 302 to the signed storage URL. Following it would open
+        # (and waste) a transfer; stop at the 302 and let fetch() stream the URL itself.
+        http._session.max_redirects = 0
+
+    def _call(self, what: str, fn, ref: str):
+        import requests
+
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                return fn()
+            except requests.HTTPError as exc:
+                status = exc.response.status_code if exc.response is not None else None
+                redirected = exc.response is not None and bool(exc.response.history)
+                if status in (401, 403) and not redirected:
+                    if self.found:
+                        raise InputError(f"Kaggle refused the credentials from {self.found.source} ({status})",
+                                         hint="check the key/token, or accept the dataset's terms on kaggle.com") from None
+                    raise InputError(f"Kaggle refused an anonymous request ({status}); no credentials found",
+                                     hint="looked in: " + ", ".join(creds_mod.places_checked())) from None
+                if status == 404 and not redirected:
+                    raise InputError(f"unknown dataset {ref} (Kaggle answered 404)",
+                                     hint="check the owner/slug; v1 and v2 are built in") from None
+                if status is not None and status < 500 and not redirected:
+                    raise WorkError(f"Kaggle {what} failed ({status})") from None
+                error = f"HTTP {status}"
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                error = type(exc).__name__
+            if attempt + 1 < MAX_ATTEMPTS:
+                time.sleep(_backoff(attempt))
+        raise WorkError(f"Kaggle {what} failed after {MAX_ATTEMPTS} attempts ({error})",
+                        hint="check the network, then re-run to resume")
+
+    def version(self, ref: str) -> int:
+        from kagglesdk.datasets.types.dataset_api_service import ApiGetDatasetRequest
+
+        owner, slug = ref.split("/")
+        request = ApiGetDatasetRequest()
+        request.owner_slug, request.dataset_slug = owner, slug
+        dataset = self._call("dataset lookup", lambda: self.client.datasets.dataset_api_client.get_dataset(request), ref)
+        return int(dataset.current_version_number or 0)
+
+    def signed_url(self, ref: str, version: int) -> str:
+        from kagglesdk.datasets.types.dataset_api_service import ApiDownloadDatasetRequest
+
+        owner, slug = ref.split("/")
+        request = ApiDownloadDatasetRequest()
+        request.owner_slug, request.dataset_slug = owner, slug
+        if version:
+            request.dataset_version_number = version
+
+        def call():
+            import requests
+
+            try:
+                response = self.client.datasets.dataset_api_client.download_dataset(request)
+            except requests.TooManyRedirects as exc:  # the 302, not followed (see __init__)
+                return exc.response.headers["Location"]
+            response.close()  # a server that answered without redirecting: use its URL
+            return response.url
+
+        return self._call("download request", call, ref)
+
+
+# -- the storage transfer --------------------------------------------------------------
+
+def _expected_md5(headers) -> str | None:
+    for part in headers.get("x-goog-hash", "").split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "md5" and value:
+            return base64.b64decode(value).hex()
+    return None
+
+
+def _md5_of(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch(api: _Api, ref: str, version: int, part: Path, progress: Progress | None) -> dict:
+    """Stream the archive into `part`, resuming what is there; returns size and MD5."""
+    import requests
+    import urllib3
+
+    state_file = part.with_name(part.name + ".json")
+    state = json.loads(state_file.read_text()) if state_file.exists() and part.exists() else {}
+    session = requests.Session()
+    url = api.signed_url(ref, version)
+    error = ""
+    for attempt in range(MAX_ATTEMPTS):
+        have = part.stat().st_size if part.exists() else 0
+        headers = {}
+        if have and state.get("etag"):
+            headers = {"Range": f"bytes={have}-", "If-Range": state["etag"]}
+        try:
+            with session.get(url, headers=headers, stream=True, timeout=_timeouts()) as response:
+                if response.status_code == 403:  # the signed URL expired: ask for a fresh one
+                    error = "storage refused the signed URL (expired?)"
+                    url = api.signed_url(ref, version)
+                    continue
+                if response.status_code == 416 and state.get("size") == have:
+                    break  # already whole
+                if response.status_code not in (200, 206):
+                    raise requests.HTTPError(f"storage answered {response.status_code}")
+                if response.status_code == 200:
+                    have = 0  # the server ignored the range: start over
+                    state = {"etag": response.headers.get("ETag"),
+                             "size": int(response.headers["Content-Length"])
+                             if "Content-Length" in response.headers else None,
+                             "md5": _expected_md5(response.headers)}
+                    state_file.write_text(json.dumps(state))
+                else:  # 206: the object's hash covers the whole object
+                    state["md5"] = _expected_md5(response.headers) or state.get("md5")
+                with open(part, "ab" if have else "wb") as fh:
+                    # read1 hands over whatever has arrived, so a dropped connection
+                    # loses nothing already received (iter_content would buffer a chunk).
+                    for block in iter(lambda: response.raw.read1(CHUNK), b""):
+                        fh.write(block)
+                        have += len(block)
+                        if progress:
+                            progress(have, state.get("size"))
+            if state.get("size") is None or have >= state["size"]:
+                break
+            error = "connection closed early"
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            error = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise WorkError(f"disk full while writing {part}", hint="free space, then re-run to resume") from None
+            raise
+        if attempt + 1 < MAX_ATTEMPTS:
+            time.sleep(_backoff(attempt))
+    else:
+        raise WorkError(f"download failed after {MAX_ATTEMPTS} attempts: {error}",
+                        hint=f"re-run the same command to resume ({part.stat().st_size if part.exists() else 0} bytes kept)")
+    size = part.stat().st_size
+    if state.get("size") is not None and size != state["size"]:
+        raise WorkError(f"downloaded {size} bytes, expected {state['size']}", hint="re-run to resume")
+    md5 = _md5_of(part)
+    if state.get("md5") and md5 != state["md5"]:
+        part.unlink()
+        state_file.unlink(missing_ok=True)
+        raise WorkError("checksum mismatch: the archive's MD5 differs from the server's",
+                        hint="the partial file was removed; re-run to download again")
+    return {"size": size, "md5": md5}
+
+
+# -- the archive -----------------------------------------------------------------------
+
+def _zip_roots(names: list[str]) -> list[PurePosixPath]:
+    roots = set()
+    for name in names:
+        parts = PurePosixPath(name).parts
+        for i in range(len(parts) - 2):
+            if parts[i] in SPLITS and parts[i + 1] in CLASSES:
+                roots.add(PurePosixPath(*parts[:i]))
+                break
+    return sorted(roots)
+
+
+def _check_member(info: zipfile.ZipInfo) -> None:
+    name = info.filename
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in PurePosixPath(name.replace("\\", "/")).parts:
+        raise InputError(f"archive member {name!r} points outside the target folder; refusing the archive")
+    if stat.S_ISLNK(info.external_attr >> 16):
+        raise InputError(f"archive member {name!r} is a symbolic link; refusing the archive")
+
+
+def install_archive(archive: Path, target: Path, source: dict, variant: str | None = None,
+                    progress: Progress | None = None) -> dict:
+    """Extract the split/class tree of `archive` into `target`, atomically; returns counts.
+
+    Only the chosen tree is extracted, into a folder beside the target, then renamed
+    into place; an existing complete target is replaced only once the new one is whole.
+    """
+    try:
+        zf = zipfile.ZipFile(archive)
+    except FileNotFoundError:
+        raise InputError(f"{archive} does not exist") from None
+    except IsADirectoryError:
+        raise InputError(f"{archive} is a directory, not a zip archive") from None
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(f"{archive} is not a readable zip archive ({exc})") from None
+    with zf:
+        infos = zf.infolist()
+        for info in infos:
+            _check_member(info)
+        roots = _zip_roots([i.filename for i in infos])
+        if not roots:
+            raise InputError(f"{archive} holds no dataset tree",
+                             hint="expected train/, validation/, test/ folders each holding NRG/ and RG/")
+        root = choose_root(roots, variant, str(archive))
+        wanted = []
+        for info in infos:
+            rel = PurePosixPath(info.filename).relative_to(root) if PurePosixPath(info.filename).is_relative_to(root) else None
+            if rel and len(rel.parts) >= 3 and rel.parts[0] in SPLITS and rel.parts[1] in CLASSES and not info.is_dir():
+                wanted.append((info, rel))
+        total = sum(i.file_size for i, _ in wanted)
+        packed = max(1, sum(i.compress_size for i, _ in wanted))
+        if total > MAX_RATIO * packed and total > 64 << 20:
+            raise InputError(f"{archive} would expand {total // packed}x ({total >> 20} MiB): refusing a likely zip bomb")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(target.parent).free
+        if total > free:
+            raise WorkError(f"not enough disk: the dataset needs {total >> 20} MiB, {free >> 20} MiB free")
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.extract-", dir=target.parent))
+        try:
+            done = 0
+            for info, rel in wanted:
+                dest = staging.joinpath(*rel.parts)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, open(dest, "wb") as dst:
+                    written = 0
+                    for block in iter(lambda: src.read(CHUNK), b""):
+                        written += len(block)
+                        if written > info.file_size:  # lying headers: a bomb in disguise
+                            raise InputError(f"archive member {info.filename!r} is larger than declared")
+                        dst.write(block)
+                done += info.file_size
+                if progress:
+                    progress(done, total)
+            for split in SPLITS:
+                for cls in CLASSES:
+                    (staging / split / cls).mkdir(parents=True, exist_ok=True)
+            counts = Dataset(staging).counts()
+            write_manifest(staging, source, counts)
+            _swap_into_place(staging, target)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise WorkError("disk full while extracting; nothing was changed",
+                                hint="free space and re-run") from None
+            raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return counts
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    """Rename the new tree into place; the old one goes only after that succeeded."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+    try:
+        os.replace(staging, target)
+    except OSError:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def _lock(data_dir: Path, name: str):
+    """One download per target at a time; a second one exits with a message."""
+    import fcntl
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / f".{name}.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WorkError(f"another glaucli download is writing {data_dir / name}",
+                            hint="wait for it to finish, then re-run") from None
+        yield
+
+
+def download(dataset: str, data_dir: Path, name: str | None = None, variant: str | None = None,
+             force: bool = False, on_bytes: Progress | None = None, on_extract: Progress | None = None,
+             warn: Callable[[str], None] | None = None) -> DownloadResult:
+    """Download `dataset` (v1, v2, owner/slug) into `data_dir/<name>`."""
+    ref, default_name = resolve_dataset_ref(dataset)
+    name = name or default_name
+    target = data_dir / name
+    with _lock(data_dir, name):
+        manifest = read_manifest(target)
+        if manifest and not force:
+            return DownloadResult(target, manifest["counts"], manifest["source"], already_complete=True)
+        api = _Api(creds_mod.find_credentials(warn=warn))
+        version = api.version(ref)
+        part = data_dir / ".downloads" / f"{name}-v{version}.zip.part"
+        part.parent.mkdir(parents=True, exist_ok=True)
+        archive = fetch(api, ref, version, part, on_bytes)
+        source = {"kind": "kaggle", "dataset": ref, "version": version, "archive": archive}
+        counts = install_archive(part, target, source, variant, on_extract)
+        part.unlink()
+        part.with_name(part.name + ".json").unlink(missing_ok=True)
+        return DownloadResult(target, counts, source)
+
+
+def install_zip(archive: Path, data_dir: Path, name: str | None = None, variant: str | None = None,
+                force: bool = False, on_extract: Progress | None = None) -> DownloadResult:
+    """`download --from-zip`: the same checks and layout for a hand-downloaded archive."""
+    if not archive.is_file():
+        raise InputError(f"{archive} does not exist" if not archive.exists() else f"{archive} is not a file")
+    name = name or archive.stem
+    target = data_dir / name
+    with _lock(data_dir, name):
+        manifest = read_manifest(target)
+        if manifest and not force:
+            return DownloadResult(target, manifest["counts"], manifest["source"], already_complete=True)
+        source = {"kind": "zip", "file": str(archive.resolve()),
+                  "archive": {"size": archive.stat().st_size, "md5": _md5_of(archive)}}
+        counts = install_archive(archive, target, source, variant, on_extract)
+        return DownloadResult(target, counts, source)
