@@ -21,7 +21,7 @@ RESEARCH_NOTE = "Research use only: not a diagnostic device."
 
 _state = {"quiet": False, "verbose": False}
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
 
@@ -36,7 +36,7 @@ def reset() -> None:
     """Forget --quiet/--verbose (each CLI invocation starts clean, also in-process)."""
     _state.update(quiet=False, verbose=False)
     global err, out
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     out = Console(highlight=False, soft_wrap=True)
 
 

@@ -49,6 +49,11 @@ def tensorflow():
     except ImportError:  # absl ships with TensorFlow; be safe anyway
         pass
     tf.get_logger().setLevel("ERROR")
+    if not console.is_verbose():
+        import warnings
+
+        # Keras' UserWarnings (e.g. "shuffle=True ... ignored") are noise for CLI users.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"keras(\.|$)")
     return tf
 
 

@@ -82,9 +82,9 @@ def root(
 
 
 def _register() -> None:
-    from glaucli.cli import data, download, info, sample
+    from glaucli.cli import backbones, data, download, info, runs, sample, train
 
-    for module in (download, sample, data, info):
+    for module in (download, sample, data, train, backbones, runs, info):
         module.register(app)
 
 

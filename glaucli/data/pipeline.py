@@ -1,0 +1,78 @@
+"""tf.data input pipelines over (path, label) pairs, through the one image loader.
+
+Files are shuffled as names (cheap), decoded in parallel (Pillow releases the
+GIL), batched, augmented on the training split only, and prefetched, so the
+pipeline streams from disk and memory does not grow with the dataset.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from glaucli.data.images import ImageError, load_image
+
+AUGMENT_LEVELS = ("none", "light", "strong", "seed")
+
+
+def _decode(path: bytes, size) -> "np.ndarray":
+    try:
+        return load_image(path.decode(), int(size))
+    except ImageError as exc:
+        # tf.data turns this into an error that names the file (exit 1 during the work).
+        raise ValueError(str(exc)) from None
+
+
+def augmenter(level: str, seed: int | None = None):
+    """A Keras model of random layers for the training pipeline; None for "none".
+
+    light: flips, small rotation, brightness/contrast. strong: adds zoom and
+    shift. seed: the original project's (shift 0.5, flips, zoom 0.15, constant fill).
+    """
+    from glaucli.tf import keras
+
+    layers = keras().layers
+    if level == "none":
+        return None
+    if level == "seed":
+        stack = [layers.RandomTranslation(0.5, 0.5, fill_mode="constant", seed=seed),
+                 layers.RandomFlip("horizontal_and_vertical", seed=seed),
+                 layers.RandomZoom(0.15, fill_mode="constant", seed=seed)]
+    else:
+        stack = [layers.RandomFlip("horizontal", seed=seed),
+                 layers.RandomRotation(0.05, fill_mode="constant", seed=seed),
+                 layers.RandomBrightness(0.1, value_range=(0, 255), seed=seed),
+                 layers.RandomContrast(0.1, seed=seed)]
+        if level == "strong":
+            stack += [layers.RandomFlip("vertical", seed=seed),
+                      layers.RandomZoom(0.1, fill_mode="constant", seed=seed),
+                      layers.RandomTranslation(0.05, 0.05, fill_mode="constant", seed=seed)]
+    return keras().Sequential(stack, name=f"augment_{level}")
+
+
+def make_dataset(pairs: list[tuple[Path, int]], image_size: int, batch_size: int, *,
+                 training: bool = False, augment: str = "none", seed: int | None = None,
+                 with_labels: bool = True):
+    """Batches of (float32 images 0-255, float32 labels) for Keras."""
+    from glaucli.tf import tensorflow
+
+    tf = tensorflow()
+    paths = [str(p) for p, _ in pairs]
+    labels = [float(label) for _, label in pairs]
+    ds = tf.data.Dataset.from_tensor_slices((paths, labels))
+    if training:
+        ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+
+    def load(path, label):
+        image = tf.numpy_function(_decode, [path, image_size], tf.uint8, stateful=False)
+        image.set_shape((image_size, image_size, 3))
+        return tf.cast(image, tf.float32), label
+
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
+    ds = ds.batch(batch_size)
+    if training and augment != "none":
+        layer = augmenter(augment, seed)
+        ds = ds.map(lambda x, y: (tf.clip_by_value(layer(x, training=True), 0.0, 255.0), y),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+    if not with_labels:
+        ds = ds.map(lambda x, y: x)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,1 @@
+"""Networks: the backbone registry, the classifier, ensembles. No CLI, no I/O."""

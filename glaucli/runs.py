@@ -1,0 +1,133 @@
+"""Run folders: `$RUNS_DIR/{train,ensemble}/<name>`, meta.json, finding the latest run.
+
+A name is never reused (`xception`, `xception-2`, ...). "Latest" is the run
+whose meta.json says `status: complete` with the newest `finished_at`;
+interrupted or running runs never count.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from glaucli import console
+from glaucli.errors import InputError
+
+KINDS = ("train", "ensemble")
+META = "meta.json"
+BEST = "best.keras"
+LAST = "last.keras"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def new_run_dir(runs_dir: Path, kind: str, name: str) -> Path:
+    """Create and return a fresh folder; `mkdir` is atomic, so two runs never share one."""
+    parent = runs_dir / kind
+    parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10_000):
+        candidate = parent / (name if n == 1 else f"{name}-{n}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise InputError(f"too many runs named {name} in {parent}")
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def write_meta(run: Path, meta: dict) -> None:
+    write_json_atomic(run / META, {"schema": 1, **meta})
+
+
+def read_meta(run: Path) -> dict | None:
+    try:
+        return json.loads((run / META).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def list_runs(runs_dir: Path) -> list[tuple[Path, dict]]:
+    """(folder, meta) of every run, oldest first."""
+    found = []
+    for kind in KINDS:
+        parent = runs_dir / kind
+        if parent.is_dir():
+            for run in parent.iterdir():
+                meta = read_meta(run) if run.is_dir() else None
+                if meta is not None:
+                    found.append((run, meta))
+    return sorted(found, key=lambda rm: rm[1].get("finished_at") or rm[1].get("started_at") or "")
+
+
+def latest_run(runs_dir: Path) -> Path:
+    complete = [(meta.get("finished_at", ""), run) for run, meta in list_runs(runs_dir)
+                if meta.get("status") == "complete"]
+    if not complete:
+        raise InputError(f"no complete run under {runs_dir}",
+                         hint="train one with `glaucli train BACKBONE`, or pass a run folder")
+    return max(complete)[1]
+
+
+@dataclass
+class Run:
+    """What evaluate, predict and export need: a model file and its meta.json."""
+
+    path: Path  # the run folder
+    model_path: Path
+    meta: dict
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def image_size(self) -> int:
+        return int(self.meta["image_size"])
+
+    @property
+    def threshold(self) -> float:
+        return float(self.meta.get("threshold", 0.5))
+
+
+def resolve_run(arg: str | Path | None, runs_dir: Path) -> Run:
+    """A RUN argument: a run folder, a run name under the runs dir, a `.keras` file, or
+    None for the latest complete run (named on stderr)."""
+    if arg is None:
+        folder = latest_run(runs_dir)
+        console.info(f"Using run {folder}")
+        return _from_folder(folder)
+    path = Path(arg)
+    if path.is_file():
+        meta = read_meta(path.parent)
+        if meta is None:
+            raise InputError(f"{path.parent} has no {META} beside {path.name}",
+                             hint="pass a run folder made by glaucli train")
+        return Run(path.parent, path, meta)
+    if path.is_dir():
+        return _from_folder(path)
+    for kind in KINDS:
+        if (runs_dir / kind / str(arg)).is_dir():
+            return _from_folder(runs_dir / kind / str(arg))
+    raise InputError(f"no run {str(arg)!r} (not a folder, a .keras file, or a run under {runs_dir})",
+                     hint="`glaucli runs` lists them")
+
+
+def _from_folder(folder: Path) -> Run:
+    meta = read_meta(folder)
+    if meta is None:
+        raise InputError(f"{folder} has no readable {META}; not a glaucli run")
+    model = folder / BEST
+    if not model.is_file():
+        raise InputError(f"{folder} has no {BEST}", hint="the run may not have finished an epoch")
+    return Run(folder, model, meta)
