@@ -21,8 +21,13 @@ RESEARCH_NOTE = "Research use only: not a diagnostic device."
 
 _state = {"quiet": False, "verbose": False}
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+def _consoles() -> tuple[Console, Console]:
+    # Piped tables get room for long paths instead of rich's 80-column default.
+    wide = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", 160))
+    return Console(stderr=True, highlight=False, soft_wrap=True), Console(highlight=False, width=wide)
+
+
+err, out = _consoles()
 
 
 def configure(*, quiet: bool | None = None, verbose: bool | None = None) -> None:
@@ -36,8 +41,7 @@ def reset() -> None:
     """Forget --quiet/--verbose (each CLI invocation starts clean, also in-process)."""
     _state.update(quiet=False, verbose=False)
     global err, out
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    out = Console(highlight=False, soft_wrap=True)
+    err, out = _consoles()
 
 
 def is_quiet() -> bool:

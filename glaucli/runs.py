@@ -92,10 +92,6 @@ class Run:
         return self.path.name
 
     @property
-    def image_size(self) -> int:
-        return int(self.meta["image_size"])
-
-    @property
     def threshold(self) -> float:
         return float(self.meta.get("threshold", 0.5))
 
@@ -111,8 +107,8 @@ def resolve_run(arg: str | Path | None, runs_dir: Path) -> Run:
     if path.is_file():
         meta = read_meta(path.parent)
         if meta is None:
-            raise InputError(f"{path.parent} has no {META} beside {path.name}",
-                             hint="pass a run folder made by glaucli train")
+            console.warn(f"no {META} beside {path.name}: threshold 0.5, no dataset recorded")
+            meta = {}
         return Run(path.parent, path, meta)
     if path.is_dir():
         return _from_folder(path)

@@ -64,3 +64,16 @@ def make_sample(dest: Path, per_class: int = 6, size: int = 64, seed: int = 0) -
 @pytest.fixture
 def sample_set(tmp_path) -> Path:
     return make_sample(tmp_path / "sample")
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """One tiny basic-cnn run shared by the evaluate/predict/hostile-input tests."""
+    base = tmp_path_factory.mktemp("trained")
+    data = make_sample(base / "data" / "mini", per_class=60, size=72, seed=3)
+    runs = base / "runs"
+    result = CliRunner().invoke(app, ["train", "basic-cnn", "--data", str(data), "--runs-dir", str(runs),
+                                      "--image-size", "48", "--epochs", "6", "--batch-size", "16",
+                                      "--seed", "0", "--quiet"])
+    assert result.exit_code == 0, result.output
+    return {"run": Path(result.stdout.strip()), "data": data, "runs": runs}

@@ -82,9 +82,9 @@ def root(
 
 
 def _register() -> None:
-    from glaucli.cli import backbones, data, download, info, runs, sample, train
+    from glaucli.cli import backbones, data, download, evaluate, info, predict, runs, sample, train
 
-    for module in (download, sample, data, train, backbones, runs, info):
+    for module in (download, sample, data, train, evaluate, predict, backbones, runs, info):
         module.register(app)
 
 

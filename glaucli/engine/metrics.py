@@ -78,16 +78,53 @@ def per_class(y_true, scores, threshold: float) -> dict[str, dict[str, float]]:
             for i, cls in enumerate(CLASSES)}
 
 
+def fast_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+    """The same numbers as screening_metrics in plain numpy (~50x faster), for the bootstrap's
+    thousands of resamples; a test holds it equal to scikit-learn."""
+    y = y_true.astype(bool)
+    pred = scores >= threshold
+    tp, fn = np.sum(pred & y), np.sum(~pred & y)
+    fp, tn = np.sum(pred & ~y), np.sum(~pred & ~y)
+    ratio = lambda a, b: float(a / b) if b else 0.0  # noqa: E731 - zero_division=0, as sklearn
+    sens, spec = ratio(tp, tp + fn), ratio(tn, tn + fp)
+    prec = ratio(tp, tp + fp)
+    # ROC points at each distinct score, from high to low (as sklearn's roc_curve).
+    order = np.argsort(-scores, kind="mergesort")
+    s_sorted, y_sorted = scores[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(s_sorted)), len(s_sorted) - 1]
+    tps = np.cumsum(y_sorted)[last]
+    fps = (last + 1) - tps
+    tpr = np.r_[0.0, tps / max(tps[-1], 1)]
+    fpr = np.r_[0.0, fps / max(fps[-1], 1)]
+    stop = np.searchsorted(fpr, 0.1, side="right")
+    x = np.r_[fpr[:stop], 0.1]
+    yv = np.r_[tpr[:stop], np.interp(0.1, fpr, tpr)]
+    partial = np.trapezoid(yv, x)
+    min_area, max_area = 0.5 * 0.1 ** 2, 0.1
+    precision_curve = tps / (tps + fps)
+    recall_curve = tps / max(tps[-1], 1)
+    return {
+        "accuracy": float((tp + tn) / len(y)), "balanced_accuracy": (sens + spec) / 2,
+        "sensitivity": sens, "specificity": spec, "precision": prec, "npv": ratio(tn, tn + fn),
+        "f1": ratio(2 * tp, 2 * tp + fp + fn), "auc": float(np.trapezoid(tpr, fpr)),
+        "average_precision": float(np.sum(np.diff(np.r_[0.0, recall_curve]) * precision_curve)),
+        "pauc_90": float(0.5 * (1 + (partial - min_area) / (max_area - min_area))),
+        "sens_at_95spec": float(np.max(tpr[1 - fpr >= 0.95])),
+    }
+
+
 def bootstrap_ci(y_true, scores, threshold: float, n: int, seed: int = 0) -> dict[str, list[float]]:
-    """95 % percentile intervals from `n` stratified resamples (seeded)."""
+    """95 % percentile intervals from `n` resamples stratified by class (seeded)."""
     y_true = np.asarray(y_true).astype(int)
     scores = np.asarray(scores, dtype=float)
     rng = np.random.default_rng(seed)
     groups = [np.flatnonzero(y_true == c) for c in (0, 1)]
+    if not all(len(g) for g in groups):
+        return {}
     samples = {name: [] for name in METRICS}
     for _ in range(n):
-        idx = np.concatenate([rng.choice(g, len(g), replace=True) for g in groups if len(g)])
-        for name, value in screening_metrics(y_true[idx], scores[idx], threshold).items():
+        idx = np.concatenate([rng.choice(g, len(g), replace=True) for g in groups])
+        for name, value in fast_metrics(y_true[idx], scores[idx], threshold).items():
             samples[name].append(value)
-    return {name: [float(np.nanpercentile(v, 2.5)), float(np.nanpercentile(v, 97.5))]
-            for name, v in samples.items() if not np.all(np.isnan(v))}
+    return {name: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))]
+            for name, v in samples.items()}

@@ -77,6 +77,8 @@ def _check(cfg: TrainConfig) -> None:
         raise UsageError(f"--augment must be one of {', '.join(AUGMENT_LEVELS[:3])}")
     if cfg.limit is not None and cfg.limit < 1:
         raise UsageError("--limit must be at least 1")
+    if cfg.unfreeze is not None:
+        classifier.resolve_unfreeze(cfg.unfreeze, 1)  # validates the form early
 
 
 def _weights(cfg: TrainConfig, bb: backbones.Backbone) -> str | None:

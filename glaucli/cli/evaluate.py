@@ -1,0 +1,85 @@
+"""glaucli evaluate [RUN]: screening metrics, confusion matrices, curves, a CI gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from glaucli import config, console
+from glaucli.cli import options
+
+
+def evaluate(
+    run: Annotated[Optional[str], typer.Argument(help="Run folder, run name, or .keras file [default: latest complete run].", show_default=False)] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="Dataset folder [default: the run's own].", show_default=False)] = None,
+    split: Annotated[str, typer.Option("--split", help="test, validation or train.")] = "test",
+    threshold: Annotated[Optional[float], typer.Option("--threshold", help="Decision threshold in [0, 1] [default: the run's].", show_default=False)] = None,
+    target_specificity: Annotated[Optional[float], typer.Option("--target-specificity", help="Pick the threshold reaching this specificity on the validation split.", show_default=False)] = None,
+    tta: Annotated[bool, typer.Option("--tta", help="Average predictions over flips.")] = False,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples for 95 % intervals (0: none).")] = 1000,
+    fail_under: Annotated[Optional[str], typer.Option("--fail-under", help="Exit 4 unless every NAME>=VALUE holds, e.g. accuracy=0.9,auc=0.95.", show_default=False)] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", help="Folder for metrics.json, predictions.csv and plots [default: RUN/eval/SPLIT].", show_default=False)] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    runs_dir: options.RunsDir = None,
+    json_out: options.Json = False,
+    quiet: options.Quiet = False,
+) -> None:
+    """Evaluate a run: sensitivity, specificity, AUC, pAUC, intervals, confusion matrix, plots."""
+    options.apply(quiet)
+    from glaucli.data.layout import SPLITS
+    from glaucli.engine.evaluate import evaluate as run_evaluation, failed_gate, parse_gate
+    from glaucli.errors import QualityGateError, UsageError
+    from glaucli.runs import resolve_run
+
+    if split not in SPLITS:
+        raise UsageError(f"--split must be one of {', '.join(SPLITS)} (got {split!r})")
+    gate = parse_gate(fail_under)
+    resolved = resolve_run(run, config.runs_dir(runs_dir))
+    with console.Progress(f"Evaluating {resolved.name} on {split}", None, "images") as bar:
+        result, out = run_evaluation(resolved, data, split, threshold, target_specificity, tta, bootstrap,
+                                     output, batch_size, on_batch=bar.update, report=console.info)
+    if json_out:
+        console.emit_json(result)
+    else:
+        _print_report(result)
+    console.info(f"Results saved to {out}")
+    failed = failed_gate(result, gate)
+    if failed:
+        raise QualityGateError("quality gate not met: " + "; ".join(failed))
+
+
+def _print_report(result: dict) -> None:
+    from rich.table import Table
+
+    from glaucli.data.layout import CLASSES
+
+    c = result["confusion"]
+    cm = Table(title=f"Confusion matrix ({result['split']}, threshold {result['threshold']:.3f})")
+    cm.add_column("true \\ predicted")
+    for cls in CLASSES:
+        cm.add_column(f"pred {cls}", justify="right")
+    for cls, (a, b) in zip(CLASSES, ((c["tn"], c["fp"]), (c["fn"], c["tp"]))):
+        total = max(1, a + b)
+        cm.add_row(f"true {cls}", f"{a} ({a / total:.1%})", f"{b} ({b / total:.1%})")
+    console.emit(cm)
+    table = Table(title=f"Metrics, n = {result['n']['NRG']} NRG + {result['n']['RG']} RG")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("95 % CI", justify="right")
+    for name, value in result["metrics"].items():
+        ci = result["ci95"].get(name)
+        table.add_row(name, f"{value:.4f}", f"{ci[0]:.4f} - {ci[1]:.4f}" if ci else "")
+    console.emit(table)
+    pc = Table(title="Per class")
+    for column in ("class", "precision", "recall", "f1", "support"):
+        pc.add_column(column, justify="left" if column == "class" else "right")
+    for cls, row in result["per_class"].items():
+        pc.add_row(cls, f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}", str(row["support"]))
+    console.emit(pc)
+    console.emit("[dim]pauc_90: partial AUC over 90-100 % specificity, McClish-standardised (0.5-1).[/]")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(rich_help_panel="Models")(evaluate)

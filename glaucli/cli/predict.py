@@ -1,0 +1,96 @@
+"""glaucli predict IMAGE_OR_DIR...: a verdict per fundus photograph, optional Grad-CAM."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+
+from glaucli import config, console
+from glaucli.cli import options
+
+
+def predict(
+    inputs: Annotated[List[str], typer.Argument(help="Image files, folders (recursive) or globs.", show_default=False)],
+    model: Annotated[Optional[str], typer.Option("--model", help="Run folder, run name or .keras file [default: latest complete run].", show_default=False)] = None,
+    threshold: Annotated[Optional[float], typer.Option("--threshold", help="Decision threshold in [0, 1] [default: the run's].", show_default=False)] = None,
+    tta: Annotated[bool, typer.Option("--tta", help="Average predictions over flips.")] = False,
+    csv_file: Annotated[Optional[Path], typer.Option("--csv", help="Also write the results as CSV to FILE.", show_default=False)] = None,
+    explain: Annotated[Optional[Path], typer.Option("--explain", help="Write a Grad-CAM overlay PNG per image into DIR.", show_default=False)] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    runs_dir: options.RunsDir = None,
+    json_out: options.Json = False,
+    quiet: options.Quiet = False,
+) -> None:
+    """Predict referable glaucoma for fundus photographs (research use only)."""
+    options.apply(quiet)
+    from glaucli.engine.evaluate import VERDICTS
+    from glaucli.engine.predict import find_images, load_model, score_paths
+    from glaucli.errors import UsageError, WorkError
+    from glaucli.runs import resolve_run
+
+    if threshold is not None and not 0 <= threshold <= 1:
+        raise UsageError("--threshold must be within [0, 1]")
+    if json_out and csv_file:
+        raise UsageError("--json and --csv exclude each other")
+    paths = list(find_images(inputs))  # paths only: missing inputs fail before any work
+    if not paths:
+        from glaucli.errors import InputError
+
+        raise InputError("no image files found in " + ", ".join(inputs))
+    run = resolve_run(model, config.runs_dir(runs_dir))
+    keras_model = load_model(run.model_path)
+    cut = run.threshold if threshold is None else threshold
+    explainer = None
+    if explain is not None:
+        from glaucli.engine.explain import GradCam
+
+        explainer = GradCam(keras_model, run.meta.get("gradcam_layer", ""))
+
+    rows = []
+    with console.Progress("Predicting", len(paths), "images") as bar:
+        for scored in score_paths(keras_model, paths, batch_size, tta, on_batch=bar.advance if len(paths) > batch_size else None):
+            if scored.error:
+                console.err.print(f"[red]Error:[/] {scored.error}")
+                rows.append({"image": str(scored.path), "error": scored.error})
+                continue
+            label = "RG" if scored.probability >= cut else "NRG"
+            row = {"image": str(scored.path), "probability": round(scored.probability, 6),
+                   "label": label, "threshold": round(cut, 6)}
+            if explainer is not None:
+                target = explain / f"{scored.path.stem}_gradcam.png"
+                row["explanation"] = str(explainer.overlay(scored.path, target))
+            rows.append(row)
+
+    if json_out:
+        console.emit_json(rows)
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"Predictions ({run.name})", caption=console.RESEARCH_NOTE)
+        for column in ("image", "P(RG)", "verdict", "threshold"):
+            table.add_column(column, justify="right" if column in ("P(RG)", "threshold") else "left",
+                             overflow="fold")
+        for r in rows:
+            if "error" in r:
+                table.add_row(r["image"], "-", f"[red]error[/]", "-")
+            else:
+                verdict = VERDICTS[int(r["label"] == "RG")]
+                style = "bold red" if r["label"] == "RG" else "green"
+                table.add_row(r["image"], f"{r['probability']:.4f}", f"[{style}]{verdict}[/]", f"{r['threshold']:.3f}")
+        console.emit(table)
+    if csv_file:
+        with open(csv_file, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["image", "probability", "label", "threshold", "error"],
+                                    extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+    failed = sum("error" in r for r in rows)
+    if failed:
+        raise WorkError(f"{failed} of {len(rows)} image(s) could not be read; the others were predicted")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(rich_help_panel="Models")(predict)

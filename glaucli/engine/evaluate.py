@@ -1,0 +1,142 @@
+"""Evaluation: screening metrics with bootstrap intervals, confusion matrices, curves."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Callable
+
+from glaucli.data.layout import CLASSES, Dataset, find_tree
+from glaucli.engine import metrics as screening
+from glaucli.engine.predict import load_model, score_paths
+from glaucli.errors import InputError, UsageError, WorkError
+from glaucli.runs import Run, write_json_atomic
+
+VERDICTS = {1: "referable glaucoma suspected", 0: "no referable glaucoma"}
+
+
+def parse_gate(text: str | None) -> dict[str, float]:
+    """`accuracy=0.9,auc=0.95` -> {"accuracy": 0.9, "auc": 0.95}."""
+    gate: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        name, sep, value = part.partition("=")
+        if not sep or name.strip() not in screening.METRICS:
+            raise UsageError(f"--fail-under: {part!r} is not NAME=VALUE with a known metric",
+                             hint="metrics: " + ", ".join(screening.METRICS))
+        try:
+            gate[name.strip()] = float(value)
+        except ValueError:
+            raise UsageError(f"--fail-under: {value!r} is not a number") from None
+    return gate
+
+
+def failed_gate(result: dict, gate: dict[str, float]) -> list[str]:
+    return [f"{name} {result['metrics'][name]:.4f} < {bound:g}" for name, bound in gate.items()
+            if not result["metrics"][name] >= bound]
+
+
+def _scores(model, pairs, tta: bool, batch_size: int, on_batch) -> list[float]:
+    scored = list(score_paths(model, [p for p, _ in pairs], batch_size, tta, on_batch))
+    bad = [s.error for s in scored if s.error]
+    if bad:
+        raise WorkError(f"{len(bad)} image(s) could not be read, first: {bad[0]}",
+                        hint="`glaucli data --verify` lists them")
+    return [s.probability for s in scored]
+
+
+def evaluate(run: Run, data: Path | None = None, split: str = "test", threshold: float | None = None,
+             target_specificity: float | None = None, tta: bool = False, bootstrap: int = 1000,
+             output: Path | None = None, batch_size: int = 32,
+             on_batch: Callable[[int, int], None] | None = None,
+             report: Callable[[str], None] = lambda text: None) -> tuple[dict, Path]:
+    """Evaluate `run` on a split; writes metrics.json, predictions.csv and plots; returns
+    (the metrics document, the output folder)."""
+    if threshold is not None and target_specificity is not None:
+        raise UsageError("--threshold and --target-specificity exclude each other")
+    if threshold is not None and not 0 <= threshold <= 1:
+        raise UsageError("--threshold must be within [0, 1]")
+    if target_specificity is not None and not 0 < target_specificity <= 1:
+        raise UsageError("--target-specificity must be within (0, 1]")
+    if bootstrap < 0:
+        raise UsageError("--bootstrap must not be negative")
+    data_path = data or (run.meta.get("data") or {}).get("path")
+    if not data_path:
+        raise InputError(f"{run.path} records no dataset; pass --data")
+    dataset = Dataset(find_tree(Path(data_path)))
+    pairs = dataset.require(split)
+    model = load_model(run.model_path)
+
+    def progress(n, total=len(pairs), done=[0]):
+        done[0] += n
+        if on_batch:
+            on_batch(done[0], total)
+
+    if target_specificity is not None:
+        val_pairs = dataset.require("validation")
+        report(f"Choosing the threshold for specificity {target_specificity:g} on the validation split")
+        val_scores = _scores(model, val_pairs, tta, batch_size, None)
+        threshold, reached = screening.threshold_for_specificity(
+            [y for _, y in val_pairs], val_scores, target_specificity)
+        report(f"Threshold {threshold:.4f} reaches specificity {reached:.4f} on validation")
+    elif threshold is None:
+        threshold = run.threshold
+    labels = [y for _, y in pairs]
+    scores = _scores(model, pairs, tta, batch_size, progress)
+    result = {
+        "schema": 1, "run": str(run.path), "split": split, "threshold": float(threshold),
+        "n": {cls: labels.count(i) for i, cls in enumerate(CLASSES)},
+        "metrics": screening.screening_metrics(labels, scores, threshold),
+        "ci95": screening.bootstrap_ci(labels, scores, threshold, bootstrap) if bootstrap else {},
+        "confusion": screening.confusion(labels, scores, threshold),
+        "per_class": screening.per_class(labels, scores, threshold),
+    }
+    out = output or run.path / "eval" / split
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "metrics.json", result)
+    with open(out / "predictions.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "true_label", "probability", "predicted_label", "verdict"])
+        for (path, y), p in zip(pairs, scores):
+            pred = int(p >= threshold)
+            writer.writerow([str(path), CLASSES[y], f"{p:.6f}", CLASSES[pred], VERDICTS[pred]])
+    try:
+        plot_all(out, labels, scores, threshold, result["confusion"])
+    except Exception as exc:  # noqa: BLE001 - a plot never fails an evaluation
+        report(f"[yellow]Warning:[/] plots not written ({type(exc).__name__}: {exc})")
+    return result, out
+
+
+def plot_all(out: Path, labels, scores, threshold: float, confusion: dict) -> None:
+    """confusion_matrix.png (counts), confusion_matrix_normalized.png (row %), roc.png, pr.png.
+    scikit-learn's orientation: rows = true label, columns = predicted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
+
+    y_pred = (np.asarray(scores) >= threshold).astype(int)
+    for normalize, name in ((None, "confusion_matrix.png"), ("true", "confusion_matrix_normalized.png")):
+        fig, ax = plt.subplots(figsize=(4.6, 4))
+        ConfusionMatrixDisplay.from_predictions(labels, y_pred, labels=[0, 1], display_labels=list(CLASSES),
+                                                normalize=normalize, cmap="Blues", ax=ax, colorbar=False)
+        ax.set_title(("Row-normalised " if normalize else "") + f"confusion matrix (t = {threshold:.3f})")
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+    if len(set(labels)) == 2:
+        fig, ax = plt.subplots(figsize=(4.6, 4.2))
+        RocCurveDisplay.from_predictions(labels, scores, ax=ax, name="model")
+        tn, fp, fn, tp = (confusion[k] for k in ("tn", "fp", "fn", "tp"))
+        ax.plot([fp / max(1, fp + tn)], [tp / max(1, tp + fn)], "ro", label=f"operating point (t = {threshold:.3f})")
+        ax.plot([0, 1], [0, 1], ":", color="grey")
+        ax.legend(loc="lower right", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "roc.png", dpi=110)
+        plt.close(fig)
+        fig, ax = plt.subplots(figsize=(4.6, 4.2))
+        PrecisionRecallDisplay.from_predictions(labels, scores, ax=ax, name="model")
+        fig.tight_layout()
+        fig.savefig(out / "pr.png", dpi=110)
+        plt.close(fig)

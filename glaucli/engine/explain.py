@@ -1,0 +1,60 @@
+"""Grad-CAM (keras-io): the RG logit's gradient w.r.t. the last convolutional feature map,
+upsampled onto the original photograph, so a reader sees whether the model looked at the disc."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from glaucli.data.images import load_image
+
+
+class GradCam:
+    def __init__(self, model, layer_name: str):
+        from glaucli.tf import keras
+
+        k = keras()
+        names = {layer.name for layer in model.layers}
+        if layer_name not in names:  # not recorded (a bare .keras file): the last 4-D output
+            layer_name = [layer.name for layer in model.layers
+                          if len(getattr(layer.output, "shape", ())) == 4][-1]
+        # The logit, not the sigmoid: the sigmoid saturates and its gradient vanishes.
+        logit = model.get_layer("head_logits").output if "head_logits" in names else model.outputs[0]
+        self.model = k.Model(model.inputs, [model.get_layer(layer_name).output, logit])
+        self.size = int(model.inputs[0].shape[1])
+
+    def heatmap(self, image):
+        """A (h, w) float map in [0, 1] for one raw RGB image of the model's size."""
+        import numpy as np
+
+        from glaucli.tf import tensorflow
+
+        tf = tensorflow()
+        x = tf.convert_to_tensor(np.asarray(image, dtype="float32")[None])
+        with tf.GradientTape() as tape:
+            features, logit = self.model(x, training=False)
+            target = logit[:, 0]
+        grads = tape.gradient(target, features)
+        if grads is None:
+            return np.zeros(tuple(features.shape[1:3]), dtype="float32")
+        weights = tf.reduce_mean(grads, axis=(1, 2))  # one weight per channel
+        cam = tf.nn.relu(tf.reduce_sum(features * weights[:, None, None, :], axis=-1))[0].numpy()
+        top = float(cam.max())
+        if not np.isfinite(top) or top <= 1e-12:  # all-zero gradients: an empty, not a noisy, map
+            return np.zeros_like(cam, dtype="float32")
+        return (cam / top).astype("float32")
+
+    def overlay(self, path: Path, out: Path, alpha: float = 0.4) -> Path:
+        """Write the heatmap over the original photo (its own size) as a PNG."""
+        import numpy as np
+        from matplotlib import colormaps
+        from PIL import Image
+
+        heat = self.heatmap(load_image(path, self.size))
+        photo = load_image(path)
+        h, w = photo.shape[:2]
+        heat_img = Image.fromarray((heat * 255).astype("uint8")).resize((w, h), Image.Resampling.BILINEAR)
+        colored = colormaps["jet"](np.asarray(heat_img) / 255.0)[..., :3] * 255
+        blended = (1 - alpha) * photo + alpha * colored
+        out.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.clip(blended, 0, 255).astype("uint8")).save(out)
+        return out

@@ -1,0 +1,146 @@
+"""Inference: load a model safely, find images, score them in streaming batches.
+
+Evaluation and prediction share `score_paths`, so both see the same pixels
+(the one image loader) and the same model call.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from glaucli.data.images import ImageError, is_image_file, load_image
+from glaucli.errors import InputError
+
+
+def load_model(path: Path):
+    """A Keras classifier loaded with safe_mode; InputError for anything else."""
+    import zipfile
+
+    from glaucli.tf import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"model file {path} does not exist")
+    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+        raise InputError(f"{path} is not a Keras model file or is truncated")
+    try:
+        model = keras().saving.load_model(path, safe_mode=True, compile=False)
+    except (ValueError, TypeError) as exc:
+        text = str(exc)
+        if "safe_mode" in text or "unsafe" in text.lower():
+            raise InputError(f"{path} needs unsafe deserialisation (e.g. a Lambda layer); refused",
+                             hint="glaucli loads models in Keras safe mode only") from None
+        raise InputError(f"{path} is not a usable Keras model ({text.splitlines()[0][:160] if text else type(exc).__name__})") from None
+    except (zipfile.BadZipFile, OSError, KeyError, EOFError) as exc:
+        raise InputError(f"{path} is not a Keras model file or is truncated ({type(exc).__name__})") from None
+    inputs = model.inputs
+    shape = tuple(inputs[0].shape) if len(inputs) == 1 else ()
+    if len(shape) != 4 or shape[-1] != 3 or shape[1] is None or shape[1] != shape[2]:
+        raise InputError(f"{path}: the model's input {shape or [tuple(i.shape) for i in inputs]} "
+                         "is not one square RGB image (None, S, S, 3)")
+    if tuple(model.outputs[0].shape)[1:] != (1,) or len(model.outputs) != 1:
+        raise InputError(f"{path}: the model's output {tuple(model.outputs[0].shape)} is not one P(RG) per image")
+    return model
+
+
+def model_image_size(model) -> int:
+    return int(model.inputs[0].shape[1])
+
+
+def find_images(inputs: Iterable[str]) -> Iterator[Path]:
+    """Files, folders (recursive, image extensions in any case) and globs, lazily.
+    A path that matches nothing is an InputError before any work starts."""
+    expanded = []
+    for item in inputs:
+        if any(ch in item for ch in "*?[") and not Path(item).exists():
+            matches = sorted(glob.glob(item, recursive=True))
+            if not matches:
+                raise InputError(f"no file matches {item}")
+            expanded.extend(Path(m) for m in matches)
+        elif Path(item).exists() or Path(item).is_symlink():
+            expanded.append(Path(item))
+        else:
+            raise InputError(f"{item} does not exist")
+    for path in expanded:
+        if path.is_dir():
+            yield from _walk(path)
+        else:
+            yield path
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    seen: set[tuple[int, int]] = set()
+    for current, dirs, files in os.walk(folder, followlinks=True):
+        st = os.stat(current)
+        if (st.st_dev, st.st_ino) in seen:  # a symlink loop: do not go round again
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirs.sort()
+        for name in sorted(files):
+            if is_image_file(Path(name)):
+                yield Path(current) / name
+
+
+@dataclass
+class Scored:
+    path: Path
+    probability: float | None = None
+    error: str | None = None
+
+
+def _load(path: Path, size: int):
+    try:
+        return load_image(path, size), None
+    except ImageError as exc:
+        return None, str(exc)
+
+
+def score_paths(model, paths: Iterable[Path], batch_size: int = 32, tta: bool = False,
+                on_batch: Callable[[int], None] | None = None, workers: int | None = None) -> Iterator[Scored]:
+    """P(RG) per path, streamed: the next batch decodes in threads while this one runs."""
+    import numpy as np
+
+    size = model_image_size(model)
+    iterator = iter(paths)
+
+    def next_chunk():
+        chunk = []
+        for path in iterator:
+            chunk.append(path)
+            if len(chunk) == batch_size:
+                break
+        return chunk
+
+    with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2))) as pool:
+        chunk = next_chunk()
+        pending = [pool.submit(_load, p, size) for p in chunk]
+        while chunk:
+            loaded = [f.result() for f in pending]
+            following = next_chunk()
+            pending = [pool.submit(_load, p, size) for p in following]
+            good = [i for i, (img, _) in enumerate(loaded) if img is not None]
+            probs = {}
+            if good:
+                batch = np.stack([loaded[i][0] for i in good]).astype("float32")
+                probs = dict(zip(good, predict_batch(model, batch, tta)))
+            for i, path in enumerate(chunk):
+                yield Scored(path, probability=float(probs[i])) if i in probs else Scored(path, error=loaded[i][1])
+            if on_batch:
+                on_batch(len(chunk))
+            chunk = following
+
+
+def predict_batch(model, batch, tta: bool = False):
+    """P(RG) for a float32 batch of raw RGB images; `tta` averages over flips."""
+    import numpy as np
+
+    views = [batch]
+    if tta:
+        views += [batch[:, :, ::-1], batch[:, ::-1]]
+    return np.mean([np.asarray(model.predict_on_batch(v)).reshape(-1) for v in views], axis=0)
