@@ -73,7 +73,7 @@ def trained(tmp_path_factory):
     data = make_sample(base / "data" / "mini", per_class=60, size=72, seed=3)
     runs = base / "runs"
     result = CliRunner().invoke(app, ["train", "basic-cnn", "--data", str(data), "--runs-dir", str(runs),
-                                      "--image-size", "48", "--epochs", "6", "--batch-size", "16",
+                                      "--image-size", "48", "--epochs", "12", "--batch-size", "16",
                                       "--seed", "0", "--quiet"])
     assert result.exit_code == 0, result.output
     return {"run": Path(result.stdout.strip()), "data": data, "runs": runs}

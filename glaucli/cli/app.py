@@ -36,9 +36,8 @@ class GlaucliGroup(TyperGroup):
 
 
 def _is_click_exception(exc: Exception) -> bool:
-    import click  # already imported by Typer
-
-    return isinstance(exc, (click.ClickException, click.exceptions.Exit))
+    """Usage errors raised by the parser: Typer reports them itself (exit 2)."""
+    return hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int)
 
 
 def _report(message: str, hint: str | None, exc: BaseException) -> None:

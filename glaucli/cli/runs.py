@@ -18,7 +18,8 @@ def runs(runs_dir: options.RunsDir = None, json_out: options.Json = False, quiet
         auc = (meta.get("metrics") or {}).get("validation", {}).get("auc")
         rows.append({"name": path.name, "path": str(path), "kind": meta.get("kind"),
                      "backbone": meta.get("backbone") or meta.get("method"), "status": meta.get("status"),
-                     "val_auc": auc, "date": meta.get("finished_at") or meta.get("started_at")})
+                     "val_auc": auc, "date": meta.get("finished_at") or meta.get("started_at"),
+                     "resume": meta.get("resume") if meta.get("status") == "interrupted" else None})
     if json_out:
         console.emit_json({"runs": rows})
         return
@@ -31,6 +32,9 @@ def runs(runs_dir: options.RunsDir = None, json_out: options.Json = False, quiet
         table.add_row(r["name"], r["kind"] or "", r["backbone"] or "", r["status"] or "",
                       f"{r['val_auc']:.4f}" if isinstance(r["val_auc"], (int, float)) else "-", r["date"] or "")
     console.emit(table)
+    for r in rows:
+        if r["resume"]:
+            console.emit(f"{r['name']} was interrupted; continue with: {r['resume']}")
     if not rows:
         console.info("No runs yet: `glaucli train BACKBONE` makes one.")
 

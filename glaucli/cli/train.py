@@ -22,14 +22,19 @@ class TrainProgress:
         if handler:
             handler(**data)
 
-    def on_start(self, backbone, image_size, device, train, validation, data):
+    def on_start(self, backbone, image_size, device, hardware, train, validation, data, run):
         gpus = device["gpus"]
-        where = ", ".join(f"{g['name']}" for g in gpus) if gpus else "CPU only"
+        where = "; ".join(f"{g['name']} ({g['memory_gb'] or '?'} GB, compute {g['compute_capability']})"
+                          for g in gpus) if gpus else "CPU only"
+        h = hardware
         console.info(f"Training {backbone} at {image_size} px on {where}")
+        console.info(f"Precision {h['precision']}, XLA {'on' if h['xla'] else 'off'}, strategy {h['strategy']}, "
+                     f"{h['replicas']} replica(s), batch {h['global_batch']} global / {h['per_replica_batch']} per replica")
         console.info(f"Data {data}: {train} training and {validation} validation images")
+        console.info(f"Run folder {run}")
 
-    def on_run(self, path):
-        console.info(f"Run folder {path}")
+    def on_resume(self, run, phase, epoch, seconds):
+        console.info(f"Resuming {run}: phase {phase}, after epoch {epoch} (state loaded in {seconds:.1f} s)")
 
     def on_phase(self, name, epochs, lr, trainable_backbone_layers):
         console.info(f"[bold]Phase {name}[/]: {epochs} epoch(s), lr {lr:g}, "
@@ -59,26 +64,41 @@ class TrainProgress:
         console.warn(text)
 
 
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the user typed this option (not its default)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
+
+
 def _fmt(logs: dict) -> str:
     keys = ("loss", "accuracy", "auc", "val_loss", "val_accuracy", "val_auc")
     return " ".join(f"{k} {float(logs[k]):.4f}" for k in keys if k in logs)
 
 
 def train(
+    ctx: typer.Context,
     backbone: Annotated[str, typer.Argument(help="Backbone name (glaucli backbones lists them).")] = "xception",
     data: Annotated[Optional[Path], typer.Option("--data", help="Dataset folder [default: newest complete download].", show_default=False)] = None,
+    recipe: Annotated[str, typer.Option("--recipe", help="default (two-phase transfer learning) or seed (the original project exactly: 299 px, 1/255, all layers, 50 epochs).")] = "default",
     image_size: Annotated[Optional[int], typer.Option("--image-size", min=16, help="Input size in px [default: the backbone's].", show_default=False)] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Epochs of the head phase (or of the only phase from scratch).")] = 10,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Global batch size (split across GPUs).")] = 32,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Epochs of the head phase, or of the only phase [default: 10; 50 for --recipe seed].", show_default=False)] = None,
     finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", min=0, help="Epochs of the fine-tuning phase (0 skips it).")] = 10,
     lr: Annotated[float, typer.Option("--lr", help="Learning rate of the head phase (or the only phase).")] = 1e-3,
     finetune_lr: Annotated[float, typer.Option("--finetune-lr", help="Learning rate of the fine-tuning phase.")] = 1e-5,
     unfreeze: Annotated[Optional[str], typer.Option("--unfreeze", help="Fine-tuning: all, N layers, or a FRACTION of the backbone [default: the backbone's].", show_default=False)] = None,
     weights: Annotated[str, typer.Option("--weights", help="imagenet, none, or a backbone weights FILE (.weights.h5/.h5).")] = "imagenet",
     augment: Annotated[str, typer.Option("--augment", help="none, light or strong (training split only).")] = "light",
+    class_weight: Annotated[str, typer.Option("--class-weight", help="auto (balanced weights, 1.0 when classes are balanced) or none.")] = "auto",
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="At most N images per split and class (a smoke run).")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for weights, shuffling and augmentation.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for weights, shuffling and augmentation [default: random, recorded].", show_default=False)] = None,
+    deterministic: Annotated[bool, typer.Option("--deterministic", help="Bit-identical results for a seed (TensorFlow op determinism; costs speed on GPUs).")] = False,
     patience: Annotated[int, typer.Option("--patience", min=1, help="Early stopping patience (epochs without a better val AUC).")] = 5,
+    mixed_precision: Annotated[str, typer.Option("--mixed-precision", help="auto (on for GPUs of compute capability >= 7.0), on or off.")] = "auto",
+    xla: Annotated[Optional[bool], typer.Option("--xla/--no-xla", help="Compile the train step with XLA [default: on with a GPU].", show_default=False)] = None,
+    strategy: Annotated[str, typer.Option("--strategy", help="auto (mirrored with several GPUs), none or mirrored.")] = "auto",
+    tensorboard: Annotated[bool, typer.Option("--tensorboard", help="Write TensorBoard logs to RUN/tensorboard.")] = False,
+    resume: Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted RUN (folder or name) in place.", show_default=False)] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Run name [default: the backbone; -2, -3... if taken].", show_default=False)] = None,
     variant: options.Variant = None,
     data_dir: options.DataDir = None,
@@ -86,19 +106,22 @@ def train(
     json_out: options.Json = False,
     quiet: options.Quiet = False,
 ) -> None:
-    """Train a glaucoma classifier on BACKBONE (two-phase transfer learning, or from scratch)."""
+    """Train a glaucoma classifier on BACKBONE. Ctrl-C stops cleanly; --resume continues."""
     options.apply(quiet)
-    from glaucli.engine.train import TrainConfig, train as run_training
-    from glaucli.errors import UsageError
+    from glaucli.engine import train as engine
 
-    if augment not in ("none", "light", "strong"):
-        raise UsageError(f"--augment must be none, light or strong (got {augment!r})")
-    cfg = TrainConfig(backbone=backbone, data=data, data_dir=data_dir, variant=variant,
-                      image_size=image_size, batch_size=batch_size, epochs=epochs,
-                      finetune_epochs=finetune_epochs, lr=lr, finetune_lr=finetune_lr,
-                      unfreeze=unfreeze, weights=weights, augment=augment, limit=limit, seed=seed,
-                      patience=patience, name=name, runs_dir=runs_dir)
-    result = run_training(cfg, TrainProgress())
+    settings = dict(backbone=backbone, data=data, data_dir=data_dir, variant=variant, recipe=recipe,
+                    image_size=image_size, batch_size=batch_size, epochs=epochs,
+                    finetune_epochs=finetune_epochs, lr=lr, finetune_lr=finetune_lr, unfreeze=unfreeze,
+                    weights=weights, augment=augment, class_weight=class_weight, limit=limit, seed=seed,
+                    deterministic=deterministic, patience=patience, mixed_precision=mixed_precision,
+                    xla=xla, strategy=strategy, tensorboard=tensorboard, name=name, runs_dir=runs_dir)
+    if resume:
+        given = {key: value for key, value in settings.items()
+                 if _given(ctx, key) and key != "runs_dir"}
+        result = engine.resume(resume, given, runs_dir, TrainProgress())
+    else:
+        result = engine.train(engine.TrainConfig(**settings), TrainProgress())
     m = result.metrics
     console.info(f"Validation: AUC {m['auc']:.4f}, accuracy {m['accuracy']:.4f} at threshold "
                  f"{result.meta['threshold']:.3f}")

@@ -50,29 +50,50 @@ def augmenter(level: str, seed: int | None = None):
 
 
 def make_dataset(pairs: list[tuple[Path, int]], image_size: int, batch_size: int, *,
-                 training: bool = False, augment: str = "none", seed: int | None = None,
-                 with_labels: bool = True):
-    """Batches of (float32 images 0-255, float32 labels) for Keras."""
+                 training: bool = False, augment: str = "none", seed: int = 0, first_epoch: int = 0,
+                 deterministic: bool = False, with_labels: bool = True):
+    """Batches of (float32 images 0-255, float32 labels) for Keras.
+
+    Training data is an endless stream of epochs, epoch e shuffled with seed + e and cut
+    to whole batches, so `steps_per_epoch(n, batch)` batches are exactly one epoch and a
+    resumed run (first_epoch > 0) sees the same order as an uninterrupted one.
+    """
     from glaucli.tf import tensorflow
 
     tf = tensorflow()
     paths = [str(p) for p, _ in pairs]
     labels = [float(label) for _, label in pairs]
-    ds = tf.data.Dataset.from_tensor_slices((paths, labels))
     if training:
-        ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+        n = len(paths)
+        per_epoch = steps_per_epoch(n, batch_size) * min(batch_size, n)
+        all_paths, all_labels = tf.constant(paths), tf.constant(labels)
+
+        def one_epoch(epoch):  # a stateless shuffle: the order depends on (seed, epoch) only
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(n), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))[:per_epoch]
+            return tf.data.Dataset.from_tensor_slices((tf.gather(all_paths, order), tf.gather(all_labels, order)))
+
+        ds = tf.data.Dataset.range(first_epoch, first_epoch + 1_000_000).flat_map(one_epoch)
+        batch_size = min(batch_size, n)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((paths, labels))
 
     def load(path, label):
         image = tf.numpy_function(_decode, [path, image_size], tf.uint8, stateful=False)
         image.set_shape((image_size, image_size, 3))
         return tf.cast(image, tf.float32), label
 
-    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic or not training)
     ds = ds.batch(batch_size)
     if training and augment != "none":
         layer = augmenter(augment, seed)
         ds = ds.map(lambda x, y: (tf.clip_by_value(layer(x, training=True), 0.0, 255.0), y),
-                    num_parallel_calls=tf.data.AUTOTUNE)
+                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     if not with_labels:
         ds = ds.map(lambda x, y: x)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """Whole batches per epoch (the remainder, different each epoch, is dropped)."""
+    return max(1, n // batch_size)

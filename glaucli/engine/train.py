@@ -4,6 +4,11 @@ Two phases with pretrained weights (keras-io's transfer-learning recipe): the
 head trains with the backbone frozen, then the top of the backbone is
 unfrozen (BatchNorm kept frozen) and trained with a ~100x lower rate, starting
 from phase 1's best weights. From scratch (`weights=None`) it is one phase.
+`recipe="seed"` reproduces the original project instead.
+
+Every epoch ends with `last.keras` (optimizer included) and `state.json`
+(phase, epoch, early-stopping and LR-plateau state) written atomically, so a
+run interrupted by Ctrl-C/SIGTERM resumes in the same folder with `resume()`.
 """
 
 from __future__ import annotations
@@ -11,20 +16,26 @@ from __future__ import annotations
 import csv
 import os
 import platform
+import random
+import signal
+import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
 from glaucli import __version__, config, runs
 from glaucli.console import RESEARCH_NOTE
 from glaucli.data.images import RESAMPLE
-from glaucli.data.layout import CLASSES, resolve_dataset
-from glaucli.data.pipeline import AUGMENT_LEVELS, make_dataset
-from glaucli.errors import Interrupted, UsageError
+from glaucli.data.layout import CLASSES, Dataset, find_tree, resolve_dataset
+from glaucli.data.pipeline import make_dataset, steps_per_epoch
+from glaucli.errors import InputError, Interrupted, UsageError
 from glaucli.models import backbones, classifier
 
 Report = Callable[[str, dict], None]
+RECIPES = ("default", "seed")
+AUGMENTS = ("none", "light", "strong")
+STATE = "state.json"
 
 
 @dataclass
@@ -33,20 +44,31 @@ class TrainConfig:
     data: Path | None = None
     data_dir: Path | None = None
     variant: str | None = None
+    recipe: str = "default"
     image_size: int | None = None
     batch_size: int = 32
-    epochs: int = 10
+    epochs: int | None = None  # default: 10, or 50 for the seed recipe
     finetune_epochs: int = 10
     lr: float = 1e-3
     finetune_lr: float = 1e-5
     unfreeze: str | None = None
     weights: str = "imagenet"
     augment: str = "light"
+    class_weight: str = "auto"
     limit: int | None = None
     seed: int | None = None
+    deterministic: bool = False
     patience: int = 5
+    mixed_precision: str = "auto"
+    xla: bool | None = None
+    strategy: str = "auto"
+    tensorboard: bool = False
     name: str | None = None
     runs_dir: Path | None = None
+
+
+# Options a resumed run may change: they alter how long it trains, not what it is.
+RESUMABLE_OVERRIDES = ("epochs", "finetune_epochs", "patience", "tensorboard")
 
 
 @dataclass
@@ -55,6 +77,13 @@ class Phase:
     epochs: int
     lr: float
     unfreeze: str
+    monitor: str = "val_auc"  # early stopping
+    mode: str = "max"
+    patience: int = 5
+    min_delta: float = 0.0
+    plateau_factor: float = 0.3  # ReduceLROnPlateau on val_loss
+    plateau_patience: int = 2
+    freeze_batchnorm: bool = True
 
 
 @dataclass
@@ -67,100 +96,145 @@ class TrainResult:
 def _check(cfg: TrainConfig) -> None:
     if cfg.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
-    if cfg.epochs < 1:
+    if cfg.epochs is not None and cfg.epochs < 1:
         raise UsageError("--epochs must be at least 1")
     if cfg.finetune_epochs < 0:
         raise UsageError("--finetune-epochs must not be negative")
     if cfg.lr <= 0 or cfg.finetune_lr <= 0:
         raise UsageError("learning rates must be positive")
-    if cfg.augment not in AUGMENT_LEVELS:
-        raise UsageError(f"--augment must be one of {', '.join(AUGMENT_LEVELS[:3])}")
+    if cfg.recipe not in RECIPES:
+        raise UsageError(f"--recipe must be one of {', '.join(RECIPES)}")
+    if cfg.augment not in AUGMENTS:
+        raise UsageError(f"--augment must be one of {', '.join(AUGMENTS)}")
+    if cfg.class_weight not in ("auto", "none"):
+        raise UsageError("--class-weight must be auto or none")
+    if cfg.mixed_precision not in ("auto", "on", "off"):
+        raise UsageError("--mixed-precision must be auto, on or off")
+    if cfg.strategy not in ("auto", "none", "mirrored"):
+        raise UsageError("--strategy must be auto, none or mirrored")
     if cfg.limit is not None and cfg.limit < 1:
         raise UsageError("--limit must be at least 1")
+    if cfg.patience < 1:
+        raise UsageError("--patience must be at least 1")
     if cfg.unfreeze is not None:
         classifier.resolve_unfreeze(cfg.unfreeze, 1)  # validates the form early
+    if cfg.tensorboard:
+        import importlib.util
+
+        if importlib.util.find_spec("tensorboard") is None:
+            raise InputError("--tensorboard needs the tensorboard package",
+                             hint='pip install "glaucli[tensorboard]"')
 
 
 def _weights(cfg: TrainConfig, bb: backbones.Backbone) -> str | None:
-    if cfg.weights.lower() == "none" or not bb.pretrained:
-        if cfg.weights.lower() not in ("none", "imagenet"):
+    choice = cfg.weights.lower()
+    if choice == "none" or not bb.pretrained:
+        if choice not in ("none", "imagenet"):
             raise UsageError(f"{bb.name} is trained from scratch; it takes no weights file")
         return None
-    return "imagenet" if cfg.weights.lower() == "imagenet" else cfg.weights
+    return "imagenet" if choice == "imagenet" else cfg.weights
 
 
-def phases(cfg: TrainConfig, bb: backbones.Backbone, weights: str | None) -> list[Phase]:
+def plan(cfg: TrainConfig, bb: backbones.Backbone, weights: str | None) -> list[Phase]:
+    """The phases of the recipe."""
+    if cfg.recipe == "seed":  # the original project: everything trainable from epoch 1
+        return [Phase("train", cfg.epochs or 50, cfg.lr, "all", monitor="val_loss", mode="min",
+                      patience=15, min_delta=0.001, plateau_factor=0.25, plateau_patience=3,
+                      freeze_batchnorm=False)]
+    patience = dict(patience=cfg.patience, plateau_patience=max(1, cfg.patience // 2))
     if weights is None:
-        return [Phase("train", cfg.epochs, cfg.lr, "all")]
-    plan = [Phase("head", cfg.epochs, cfg.lr, "none")]
+        return [Phase("train", cfg.epochs or 10, cfg.lr, "all", **patience)]
+    phases = [Phase("head", cfg.epochs or 10, cfg.lr, "none", **patience)]
     if cfg.finetune_epochs:
-        plan.append(Phase("finetune", cfg.finetune_epochs, cfg.finetune_lr, cfg.unfreeze or bb.unfreeze))
-    return plan
+        phases.append(Phase("finetune", cfg.finetune_epochs, cfg.finetune_lr,
+                            cfg.unfreeze or bb.unfreeze, **patience))
+    return phases
 
 
-def compile_model(model, lr: float) -> None:
+# -- hardware ------------------------------------------------------------------------------
+
+def setup_hardware(cfg: TrainConfig, devices: dict) -> dict:
+    """Precision, XLA and distribution strategy for this machine; sets the Keras policy."""
+    from glaucli.tf import keras, tensorflow
+
+    tf, k = tensorflow(), keras()
+    gpus = devices["gpus"]
+    capable = bool(gpus) and all(float(g.get("compute_capability") or 0) >= 7.0 for g in gpus)
+    mixed = cfg.mixed_precision == "on" or (cfg.mixed_precision == "auto" and capable)
+    if cfg.mixed_precision == "on" and not gpus:
+        raise UsageError("--mixed-precision on needs a GPU (float16 on CPU is slow)")
+    k.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
+    xla = bool(gpus) if cfg.xla is None else cfg.xla
+    name = cfg.strategy if cfg.strategy != "auto" else ("mirrored" if len(gpus) > 1 else "none")
+    if name == "mirrored":
+        strategy = tf.distribute.MirroredStrategy()
+    else:
+        strategy = tf.distribute.get_strategy()  # the default, single-device strategy
+    replicas = strategy.num_replicas_in_sync
+    return {"precision": "mixed_float16" if mixed else "float32", "xla": xla, "strategy": name,
+            "replicas": replicas, "global_batch": cfg.batch_size,
+            "per_replica_batch": max(1, cfg.batch_size // replicas), "_strategy": strategy}
+
+
+def compile_model(model, lr: float, xla: bool = False) -> None:
     from glaucli.tf import keras
 
     k = keras()
     model.compile(optimizer=k.optimizers.Adam(lr), loss=k.losses.BinaryCrossentropy(),
                   metrics=[k.metrics.BinaryAccuracy(name="accuracy"), k.metrics.AUC(name="auc")],
+                  jit_compile=xla,
                   # A test-only switch: eager steps skip 15-60 s of graph tracing on CPU.
                   run_eagerly=os.environ.get("GLAUCLI_RUN_EAGERLY") == "1")
 
+
+def class_weights(labels: list[int], mode: str) -> dict[int, float] | None:
+    """Balanced weights n / (2 n_c) (1.0 each when balanced); None for mode "none"."""
+    if mode == "none":
+        return None
+    n = len(labels)
+    return {c: round(n / (2 * max(1, labels.count(c))), 6) for c in (0, 1)}
+
+
+# -- interruption -------------------------------------------------------------------------
+
+class _StopRequested(Exception):
+    pass
+
+
+class Interrupts:
+    """First Ctrl-C/SIGTERM: stop at the next batch boundary (the epoch in progress is
+    abandoned; the last complete epoch is on disk). Second: stop at once; the files on
+    disk are complete since every save is a rename."""
+
+    def __init__(self):
+        self.requested: int | None = None
+        self._previous: dict = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested is not None:
+            os.write(2, b"Interrupted again: exiting now (saved files are complete).\n")
+            os._exit(130)
+        self.requested = signum
+
+    def __exit__(self, *exc):
+        if self.requested is None:  # once stopping, a further signal still exits at once
+            for sig, handler in self._previous.items():
+                signal.signal(sig, handler)
+
+
+# -- the per-epoch bookkeeping ----------------------------------------------------------------
 
 def save_atomic(model, path: Path) -> None:
     """Keras insists on a .keras suffix, so the temp name keeps it; then rename."""
     tmp = path.with_name(f".{path.stem}.tmp.keras")
     model.save(tmp)
     os.replace(tmp, path)
-
-
-def _callbacks(run: Path, phase: Phase, twin, state: dict, report: Report):
-    from glaucli.tf import keras
-
-    k = keras()
-
-    class RunCallback(k.callbacks.Callback):
-        """Progress events, best/last checkpoints and history.csv, one epoch at a time."""
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch_start = time.monotonic()
-            self.batch_times: list[float] = []
-            report("epoch_start", {"phase": phase.name, "epoch": epoch + 1, "epochs": phase.epochs,
-                                   "steps": state["steps"]})
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.batch_times.append(time.monotonic())
-            report("batch", {"step": batch + 1, "steps": state["steps"], "logs": dict(logs or {})})
-            if batch == 3 and not state.get("estimated"):
-                state["estimated"] = True
-                per_batch = (self.batch_times[-1] - self.batch_times[0]) / 3
-                report("estimate", {"seconds_per_epoch": per_batch * state["steps"]})
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = dict(logs or {})
-            seconds = time.monotonic() - self.epoch_start
-            state["epoch"] += 1
-            val_auc = float(logs.get("val_auc", float("nan")))
-            improved = val_auc == val_auc and val_auc > state["best_auc"]
-            if improved:
-                state["best_auc"] = val_auc
-                state["best_weights"] = self.model.get_weights()
-                twin.set_weights(state["best_weights"])
-                save_atomic(twin, run / runs.BEST)
-            save_atomic(self.model, run / runs.LAST)
-            row = {"phase": phase.name, "epoch": state["epoch"], "phase_epoch": epoch + 1,
-                   **{key: float(v) for key, v in logs.items()},
-                   "lr": float(k.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
-                   "seconds": round(seconds, 2)}
-            _append_history(run / "history.csv", row)
-            report("epoch", {"phase": phase.name, "epoch": epoch + 1, "epochs": phase.epochs,
-                             "logs": logs, "seconds": seconds, "best": improved})
-
-    return [RunCallback(),
-            k.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=state["patience"]),
-            k.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3,
-                                          patience=max(1, state["patience"] // 2), min_lr=1e-7)]
 
 
 HISTORY_FIELDS = ["phase", "epoch", "phase_epoch", "loss", "accuracy", "auc", "val_loss",
@@ -176,6 +250,105 @@ def _append_history(path: Path, row: dict) -> None:
         writer.writerow(row)
 
 
+def _improved(value: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:
+    if value != value:  # NaN never improves
+        return False
+    if best is None:
+        return True
+    return value > best + min_delta if mode == "max" else value < best - min_delta
+
+
+def _run_callback(run: Path, phase: Phase, twin, state: dict, interrupts: Interrupts, report: Report):
+    from glaucli.tf import keras
+
+    k = keras()
+
+    class RunCallback(k.callbacks.Callback):
+        """Progress, interruption, best/last checkpoints, history.csv, early stopping and
+        LR reduction: one place, so that all of it survives a resume exactly."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            _reseed_layers(self.model, state["seed"], state["epoch"])
+            self.epoch_start = time.monotonic()
+            self.batch_times: list[float] = []
+            report("epoch_start", {"phase": phase.name, "epoch": epoch + 1, "epochs": phase.epochs,
+                                   "steps": state["steps"]})
+
+        def on_train_batch_end(self, batch, logs=None):
+            if interrupts.requested is not None:
+                raise _StopRequested
+            self.batch_times.append(time.monotonic())
+            report("batch", {"step": batch + 1, "steps": state["steps"], "logs": dict(logs or {})})
+            if batch == 3 and not state.get("estimated"):
+                state["estimated"] = True
+                per_batch = (self.batch_times[-1] - self.batch_times[0]) / 3
+                report("estimate", {"seconds_per_epoch": per_batch * state["steps"]})
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = {key: float(v) for key, v in (logs or {}).items()}
+            seconds = time.monotonic() - self.epoch_start
+            state["epoch"] += 1
+            state["phase_epoch"] = epoch + 1
+            best = _improved(logs.get("val_auc", float("nan")), state["best_auc"], "max")
+            if best:
+                state["best_auc"] = logs["val_auc"]
+                state["best_weights"] = self.model.get_weights()
+                twin.set_weights(state["best_weights"])
+                save_atomic(twin, run / runs.BEST)
+            lr = float(k.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            _append_history(run / "history.csv", {"phase": phase.name, "epoch": state["epoch"],
+                                                  "phase_epoch": epoch + 1, **logs, "lr": lr,
+                                                  "seconds": round(seconds, 2)})
+            # Early stopping and LR reduction, with their state in state.json.
+            stop, plateau = state["stop"], state["plateau"]
+            if _improved(logs.get(phase.monitor, float("nan")), stop["best"], phase.mode, phase.min_delta):
+                stop.update(best=logs[phase.monitor], wait=0)
+            else:
+                stop["wait"] += 1
+            if _improved(logs.get("val_loss", float("nan")), plateau["best"], "min"):
+                plateau.update(best=logs["val_loss"], wait=0)
+            else:
+                plateau["wait"] += 1
+                if plateau["wait"] >= phase.plateau_patience and lr > 1e-7:
+                    self.model.optimizer.learning_rate.assign(max(lr * phase.plateau_factor, 1e-7))
+                    plateau["wait"] = 0
+                    report("message", {"text": f"Reducing the learning rate to {lr * phase.plateau_factor:.2g}"})
+            save_atomic(self.model, run / runs.LAST)
+            _save_state(run, state)
+            report("epoch", {"phase": phase.name, "epoch": epoch + 1, "epochs": phase.epochs,
+                             "logs": logs, "seconds": seconds, "best": best})
+            if stop["wait"] >= phase.patience:
+                report("message", {"text": f"Early stopping: no better {phase.monitor} for {phase.patience} epochs"})
+                self.model.stop_training = True
+            if interrupts.requested is not None:
+                raise _StopRequested
+
+    return RunCallback()
+
+
+def _reseed_layers(model, seed: int, epoch: int) -> None:
+    """Dropout's random stream lives in a SeedGenerator that .keras files do not keep; seeding
+    it from (run seed, layer, epoch) makes a resumed epoch draw what an uninterrupted one would."""
+    import numpy as np
+
+    generators = [layer.seed_generator for layer in model.layers if hasattr(layer, "seed_generator")]
+    for i, generator in enumerate(generators):
+        value = np.array([(seed * 7919 + i) % 2**31, epoch << 20], dtype=generator.state.dtype)
+        generator.state.assign(value)
+
+
+def _save_state(run: Path, state: dict) -> None:
+    runs.write_json_atomic(run / STATE, {k: v for k, v in state.items()
+                                         if k not in ("best_weights", "estimated", "steps", "seed")})
+
+
+def _fresh_state() -> dict:
+    return {"phase_index": 0, "phase_epoch": 0, "epoch": 0, "best_auc": None, "best_weights": None,
+            "stop": {"best": None, "wait": 0}, "plateau": {"best": None, "wait": 0}}
+
+
+# -- the driver -------------------------------------------------------------------------------
+
 def predict_scores(model, pairs, image_size: int, batch_size: int):
     """P(RG) for each (path, label) pair, in order, through the one pipeline."""
     ds = make_dataset(pairs, image_size, batch_size, with_labels=False)
@@ -189,89 +362,203 @@ def versions() -> dict:
             "keras": keras().__version__, "python": platform.python_version()}
 
 
+def _seed_everything(seed: int, deterministic: bool) -> None:
+    from glaucli.tf import keras, tensorflow
+
+    keras().utils.set_random_seed(seed)
+    if deterministic:
+        # set_random_seed alone gave different CPU weights in 3 of 5 runs; this makes them equal.
+        tensorflow().config.experimental.enable_op_determinism()
+
+
 def train(cfg: TrainConfig, report: Report = lambda kind, data: None) -> TrainResult:
-    """Train `cfg.backbone`; returns the run folder and its validation metrics."""
-    from glaucli.engine import metrics as screening
+    """Train `cfg.backbone` into a new run folder; returns it with validation metrics."""
     from glaucli.engine.devices import describe_devices
     from glaucli.tf import keras
 
     _check(cfg)
     bb = backbones.get(cfg.backbone)
-    size = cfg.image_size or bb.default_size
+    size = cfg.image_size or (299 if cfg.recipe == "seed" else bb.default_size)
     weights = _weights(cfg, bb)
     dataset = resolve_dataset(cfg.data, config.data_dir(cfg.data_dir), cfg.variant)
     train_pairs = dataset.require("train", cfg.limit)
     val_pairs = dataset.require("validation", cfg.limit)
-    k = keras()
-    if cfg.seed is not None:
-        k.utils.set_random_seed(cfg.seed)
-    device = describe_devices()
-    report("start", {"backbone": bb.name, "image_size": size, "device": device,
-                     "train": len(train_pairs), "validation": len(val_pairs), "data": str(dataset.root)})
-    built = classifier.build(bb, size, weights)
-    model = built.model
-    twin = k.Model.from_config(model.get_config())  # saves best.keras without optimizer state
-    plan = phases(cfg, bb, weights)
+    seed = cfg.seed if cfg.seed is not None else (0 if cfg.deterministic else random.randrange(2**31))
+    _seed_everything(seed, cfg.deterministic)
+    devices = describe_devices()
+    hardware = setup_hardware(cfg, devices)
+    phases = plan(cfg, bb, weights)
+    with hardware["_strategy"].scope():
+        built = classifier.build(bb, size, weights, head="seed" if cfg.recipe == "seed" else "default")
+    twin = keras().Model.from_config(built.model.get_config())  # saves best.keras without optimizer
 
     run = runs.new_run_dir(config.runs_dir(cfg.runs_dir), "train", cfg.name or bb.name)
-    started = time.monotonic()
+    labels = [label for _, label in train_pairs]
     meta = {
         "kind": "train", "status": "running", "started_at": runs.now(), "finished_at": None,
         "backbone": bb.name, "image_size": size, "classes": list(CLASSES), "threshold": 0.5,
         "preprocessing": built.preprocessing, "resample": RESAMPLE, "gradcam_layer": built.gradcam_layer,
-        "recipe": "default", "weights": weights or "none",
+        "recipe": cfg.recipe, "weights": weights or "none", "seed": seed,
+        "class_weight": class_weights(labels, cfg.class_weight),
         "data": {"path": str(dataset.root.resolve()), "fingerprint": dataset.fingerprint(),
-                 "train": len(train_pairs), "validation": len(val_pairs)},
+                 "train": {c: labels.count(i) for i, c in enumerate(CLASSES)},
+                 "validation": len(val_pairs)},
         "args": {key: (str(v) if isinstance(v, Path) else v) for key, v in asdict(cfg).items()},
-        "phases": [asdict(p) for p in plan], "versions": versions(), "device": device,
+        "phases": [asdict(p) for p in phases], "versions": versions(), "device": devices,
+        "hardware": {k: v for k, v in hardware.items() if not k.startswith("_")},
         "note": RESEARCH_NOTE,
     }
     runs.write_meta(run, meta)
-    report("run", {"path": str(run)})
+    report("start", {"backbone": bb.name, "image_size": size, "device": devices,
+                     "hardware": meta["hardware"], "train": len(train_pairs),
+                     "validation": len(val_pairs), "data": str(dataset.root), "run": str(run)})
+    return _fit(run, meta, built.model, twin, _fresh_state(), phases, train_pairs, val_pairs,
+                hardware, report)
 
-    train_ds = make_dataset(train_pairs, size, cfg.batch_size, training=True, augment=cfg.augment, seed=cfg.seed)
-    val_ds = make_dataset(val_pairs, size, cfg.batch_size)
-    state = {"best_auc": float("-inf"), "best_weights": None, "epoch": 0, "patience": cfg.patience,
-             "steps": -(-len(train_pairs) // cfg.batch_size)}
-    durations = {}
+
+def resume(run_arg: str | Path, overrides: dict, runs_dir: Path | None = None,
+           report: Report = lambda kind, data: None) -> TrainResult:
+    """Continue an interrupted run in its own folder from its last complete epoch."""
+    from glaucli.engine.devices import describe_devices
+    from glaucli.engine.predict import load_model
+    from glaucli.tf import keras
+
+    run = Path(run_arg)
+    if not run.is_dir():
+        run = config.runs_dir(runs_dir) / "train" / str(run_arg)
+    meta = runs.read_meta(run)
+    if meta is None or meta.get("kind") != "train":
+        raise InputError(f"{run_arg} is not a training run folder with a meta.json")
+    if meta.get("status") == "complete":
+        raise InputError(f"{run} is already complete; nothing to resume")
+    unsafe = sorted(k for k, v in overrides.items()
+                    if k not in RESUMABLE_OVERRIDES and meta["args"].get(k) != _jsonable(v))
+    if unsafe:
+        raise UsageError(f"--resume keeps the run's own settings; cannot change {', '.join(unsafe)}",
+                         hint=f"only {', '.join(RESUMABLE_OVERRIDES)} may change on resume")
+    known = {f.name for f in fields(TrainConfig)}
+    cfg = TrainConfig(**{k: v for k, v in meta["args"].items() if k in known})
+    for key in RESUMABLE_OVERRIDES:
+        if key in overrides:
+            setattr(cfg, key, overrides[key])
+    _check(cfg)
+    bb = backbones.get(cfg.backbone)
+    dataset = Dataset(find_tree(Path(meta["data"]["path"]), cfg.variant))
+    train_pairs = dataset.require("train", cfg.limit)
+    val_pairs = dataset.require("validation", cfg.limit)
+    _seed_everything(meta["seed"], cfg.deterministic)
+    hardware = setup_hardware(cfg, describe_devices())
+    phases = plan(cfg, bb, None if meta["weights"] == "none" else meta["weights"])
+    saved = _load_state(run)
+    state = saved or _fresh_state()
+    start = time.monotonic()
+    with hardware["_strategy"].scope():
+        if saved and (run / runs.LAST).is_file():
+            model = keras().saving.load_model(run / runs.LAST, safe_mode=True)  # optimizer state too
+        else:  # interrupted before its first epoch ended: start over in the same folder
+            model = classifier.build(bb, meta["image_size"], None if meta["weights"] == "none" else meta["weights"],
+                                     head="seed" if cfg.recipe == "seed" else "default").model
+    twin = keras().Model.from_config(model.get_config())
+    if saved and (run / runs.BEST).is_file():
+        state["best_weights"] = load_model(run / runs.BEST).get_weights()
+    meta.update(status="running", args={key: (str(v) if isinstance(v, Path) else v) for key, v in asdict(cfg).items()},
+                phases=[asdict(p) for p in phases], resumed_at=runs.now())
+    runs.write_meta(run, meta)
+    report("resume", {"run": str(run), "phase": phases[min(state["phase_index"], len(phases) - 1)].name,
+                      "epoch": state["epoch"], "seconds": time.monotonic() - start})
+    return _fit(run, meta, model, twin, state, phases, train_pairs, val_pairs, hardware, report)
+
+
+def _int_keys(weights: dict | None) -> dict[int, float] | None:
+    """meta.json stores class weights with string keys; Keras wants the label ints."""
+    return {int(k): float(v) for k, v in weights.items()} if weights else None
+
+
+def _jsonable(value):
+    return str(value) if isinstance(value, Path) else value
+
+
+def _load_state(run: Path) -> dict | None:
+    import json
+
     try:
-        for phase in plan:
-            trainable = classifier.set_trainable(model, phase.unfreeze)
-            report("phase", {"name": phase.name, "epochs": phase.epochs, "lr": phase.lr,
-                             "trainable_backbone_layers": trainable})
-            compile_model(model, phase.lr)
-            phase_start = time.monotonic()
-            model.fit(train_ds, validation_data=val_ds, epochs=phase.epochs, verbose=0,
-                      callbacks=_callbacks(run, phase, twin, state, report))
-            durations[phase.name] = round(time.monotonic() - phase_start, 1)
-            if state["best_weights"] is not None:
-                model.set_weights(state["best_weights"])  # the next phase starts from the best
-    except KeyboardInterrupt:
-        meta.update(status="interrupted", interrupted_at=runs.now(), epochs_done=state["epoch"])
+        state = json.loads((run / STATE).read_text())
+    except (OSError, ValueError):
+        return None
+    return {**_fresh_state(), **state}
+
+
+def _fit(run: Path, meta: dict, model, twin, state: dict, phases: list[Phase], train_pairs, val_pairs,
+         hardware: dict, report: Report) -> TrainResult:
+    from glaucli.engine import metrics as screening
+    from glaucli.tf import keras
+
+    cfg_args = meta["args"]
+    size, batch = meta["image_size"], cfg_args["batch_size"]
+    state["steps"] = steps_per_epoch(len(train_pairs), batch)
+    state["seed"] = meta["seed"]
+    val_ds = make_dataset(val_pairs, size, batch, deterministic=True)
+    started = time.monotonic()
+    durations = meta.get("durations_s", {})
+    try:
+        with Interrupts() as interrupts:
+            for index in range(state["phase_index"], len(phases)):
+                phase = phases[index]
+                if state["phase_epoch"] == 0:  # a fresh phase: from the best weights so far
+                    if state["best_weights"] is not None:
+                        model.set_weights(state["best_weights"])
+                    trainable = classifier.set_trainable(model, phase.unfreeze, phase.freeze_batchnorm)
+                    with hardware["_strategy"].scope():
+                        compile_model(model, phase.lr, hardware["xla"])
+                    state["stop"], state["plateau"] = {"best": None, "wait": 0}, {"best": None, "wait": 0}
+                    report("phase", {"name": phase.name, "epochs": phase.epochs, "lr": phase.lr,
+                                     "trainable_backbone_layers": trainable})
+                if state["phase_epoch"] < phase.epochs and state["stop"]["wait"] < phase.patience:
+                    train_ds = make_dataset(train_pairs, size, batch, training=True,
+                                            augment="seed" if cfg_args["recipe"] == "seed" else cfg_args["augment"],
+                                            seed=meta["seed"], first_epoch=state["epoch"],
+                                            deterministic=cfg_args["deterministic"])
+                    callbacks = [_run_callback(run, phase, twin, state, interrupts, report)]
+                    if cfg_args.get("tensorboard"):
+                        callbacks.append(keras().callbacks.TensorBoard(log_dir=str(run / "tensorboard")))
+                    phase_start = time.monotonic()
+                    model.fit(train_ds, validation_data=val_ds, epochs=phase.epochs,
+                              initial_epoch=state["phase_epoch"], steps_per_epoch=state["steps"],
+                              class_weight=_int_keys(meta.get("class_weight")), verbose=0,
+                              callbacks=callbacks)
+                    durations[phase.name] = round(durations.get(phase.name, 0) + time.monotonic() - phase_start, 1)
+                state.update(phase_index=index + 1, phase_epoch=0)
+                _save_state(run, state)
+    except (_StopRequested, KeyboardInterrupt):
+        meta.update(status="interrupted", interrupted_at=runs.now(), epochs_done=state["epoch"],
+                    resume=f"glaucli train --resume {run}")
         runs.write_meta(run, meta)
-        raise Interrupted(f"training interrupted after {state['epoch']} epoch(s); {run} is kept",
-                          hint=f"train again with: glaucli train {bb.name} ...") from None
+        raise Interrupted(f"training interrupted after {state['epoch']} complete epoch(s); {run} is kept",
+                          hint=f"continue with: glaucli train --resume {run}") from None
     except BaseException:
         meta.update(status="failed", finished_at=runs.now())
         runs.write_meta(run, meta)
         raise
+    if state["best_weights"] is not None:
+        model.set_weights(state["best_weights"])
 
     report("message", {"text": "Choosing the decision threshold on the validation split"})
     labels = [label for _, label in val_pairs]
-    scores = predict_scores(model, val_pairs, size, cfg.batch_size)
+    scores = predict_scores(model, val_pairs, size, batch)
     threshold = screening.youden_threshold(labels, scores)
     val_metrics = screening.screening_metrics(labels, scores, threshold)
-    durations["total"] = round(time.monotonic() - started, 1)
+    durations["total"] = round(durations.get("total", 0) + time.monotonic() - started, 1)
     meta.update(status="complete", finished_at=runs.now(), threshold=threshold,
                 threshold_method="youden (validation)", epochs_done=state["epoch"],
                 durations_s=durations, metrics={"validation": val_metrics})
+    meta.pop("resume", None)
     runs.write_meta(run, meta)
     _plot_curves(run, report)
     return TrainResult(run, val_metrics, meta)
 
 
 def _plot_curves(run: Path, report: Report) -> None:
-    """curves.png: loss, accuracy and AUC per epoch over both phases. Never fails a run."""
+    """curves.png: loss, accuracy and AUC per epoch over all phases. Never fails a run."""
     try:
         import matplotlib
 

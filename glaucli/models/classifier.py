@@ -155,17 +155,18 @@ def backbone_layers(model) -> list:
             if not layer.name.startswith(HEAD_PREFIXES) and layer.__class__.__name__ != "InputLayer"]
 
 
-def set_trainable(model, unfreeze: str) -> int:
+def set_trainable(model, unfreeze: str, freeze_batchnorm: bool = True) -> int:
     """Freeze the backbone except its top `unfreeze` ("none", "all", N layers, or a fraction).
 
-    BatchNorm stays frozen (inference mode) whatever is unfrozen. Returns the number
-    of backbone layers made trainable.
+    BatchNorm stays frozen (inference mode) whatever is unfrozen, unless
+    `freeze_batchnorm` is False (the original recipe). Returns the number of backbone
+    layers made trainable.
     """
     layers = backbone_layers(model)
     count = resolve_unfreeze(unfreeze, len(layers))
     for i, layer in enumerate(layers):
         is_bn = layer.__class__.__name__ == "BatchNormalization"
-        layer.trainable = i >= len(layers) - count and not is_bn
+        layer.trainable = i >= len(layers) - count and not (is_bn and freeze_batchnorm)
     return count
 
 

@@ -20,7 +20,7 @@ def test_run_folder_complete(trained):
     assert meta["classes"] == ["NRG", "RG"] and meta["backbone"] == "basic-cnn"
     assert meta["image_size"] == 48 and meta["gradcam_layer"] == "pool3"
     assert 0 <= meta["threshold"] <= 1 and meta["data"]["fingerprint"]
-    assert meta["args"]["epochs"] == 6 and meta["versions"]["keras"].startswith("3.")
+    assert meta["args"]["epochs"] == 12 and meta["versions"]["keras"].startswith("3.")
     assert "not a diagnostic device" in meta["note"]
     with open(run / "history.csv") as fh:
         rows = list(csv.DictReader(fh))
