@@ -167,7 +167,9 @@ def setup_hardware(cfg: TrainConfig, devices: dict) -> dict:
     xla = bool(gpus) if cfg.xla is None else cfg.xla
     name = cfg.strategy if cfg.strategy != "auto" else ("mirrored" if len(gpus) > 1 else "none")
     if name == "mirrored":
-        strategy = tf.distribute.MirroredStrategy()
+        # All GPUs; without GPUs, every logical CPU device (how tests and CPU hosts mirror).
+        devices_ = None if gpus else [d.name for d in tf.config.list_logical_devices("CPU")]
+        strategy = tf.distribute.MirroredStrategy(devices=devices_)
     else:
         strategy = tf.distribute.get_strategy()  # the default, single-device strategy
     replicas = strategy.num_replicas_in_sync

@@ -1,0 +1,60 @@
+"""Training at scale, checked on CPU: mirrored over two logical devices, the precision policy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.conftest import make_sample
+
+MIRRORED = textwrap.dedent("""
+    import json, sys
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    # Logical devices must exist before TensorFlow initialises: hence this subprocess.
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from glaucli.engine.train import TrainConfig, train
+    result = train(TrainConfig(backbone="basic-cnn", data=sys.argv[1], runs_dir=sys.argv[2], image_size=32,
+                               batch_size=8, epochs=2, strategy="mirrored", seed=0, augment="none"))
+    print(json.dumps({"hardware": result.meta["hardware"], "status": result.meta["status"]}))
+""")
+
+
+def test_mirrored_on_two_logical_cpus(tmp_path):
+    data = make_sample(tmp_path / "d", per_class=8, size=32)
+    out = subprocess.run([sys.executable, "-c", MIRRORED, str(data), str(tmp_path / "runs")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    assert info["status"] == "complete"
+    assert info["hardware"]["strategy"] == "mirrored" and info["hardware"]["replicas"] == 2
+    assert info["hardware"]["per_replica_batch"] == 4 and info["hardware"]["global_batch"] == 8
+
+
+def test_mixed_precision_policy_keeps_output_float32():
+    import keras
+
+    from glaucli.models import backbones, classifier
+
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = classifier.build(backbones.get("mobilenet-v3-small"), 32).model
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    conv = next(layer for layer in model.layers if type(layer).__name__ == "Conv2D")
+    assert conv.compute_dtype == "float16"
+    assert model.get_layer("head_logits").compute_dtype == "float32"
+    assert model.get_layer("probability").compute_dtype == "float32"
+    assert model.output.dtype == "float32"
+
+
+def test_cpu_report_and_refusals(cli, sample_set):
+    common = ["train", "basic-cnn", "--data", sample_set, "--image-size", "32", "--epochs", "1"]
+    result = cli(*common)
+    assert "CPU only" in result.stderr and "Precision float32, XLA off, strategy none" in result.stderr
+    assert "mixed-precision" in cli(*common, "--mixed-precision", "on", code=2).stderr
+    cli(*common, "--strategy", "ring", code=2)
