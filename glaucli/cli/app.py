@@ -25,6 +25,11 @@ class GlaucliGroup(TyperGroup):
         except KeyboardInterrupt as exc:
             _report("interrupted", None, exc)
             ctx.exit(Interrupted.exit_code)
+        except BrokenPipeError:  # `glaucli ... | head`: the reader has all it wanted
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(0)
         except (typer.Exit, typer.Abort):
             raise
         except Exception as exc:  # noqa: BLE001 - last line of defence: one line, no traceback
@@ -81,9 +86,10 @@ def root(
 
 
 def _register() -> None:
-    from glaucli.cli import backbones, data, download, evaluate, info, predict, runs, sample, train
+    from glaucli.cli import (backbones, compare, data, download, ensemble, evaluate, info, predict, runs,
+                             sample, train)
 
-    for module in (download, sample, data, train, evaluate, predict, backbones, runs, info):
+    for module in (download, sample, data, train, evaluate, predict, ensemble, compare, backbones, runs, info):
         module.register(app)
 
 

@@ -15,7 +15,7 @@ from glaucli.errors import WorkError
 
 def data(
     path: Annotated[Optional[Path], typer.Argument(
-        help="Dataset folder or any folder above its tree [default: newest complete download].",
+        help="Dataset folder or any folder above its tree \\[default: newest complete download].",
         show_default=False)] = None,
     verify: Annotated[bool, typer.Option("--verify", help="Decode every image; list unreadable ones (exit 1 if any).")] = False,
     variant: options.Variant = None,

@@ -14,7 +14,7 @@ from glaucli.cli import options
 def download(
     dataset: Annotated[str, typer.Argument(
         help="v2 (EyePACS-AIROGS-light v2, 512 px), v1 (the original project's, 256 px), or owner/slug.")] = "v2",
-    name: Annotated[Optional[str], typer.Option("--name", help="Folder name under the data dir [default: v2/v1/slug/zip stem].")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Folder name under the data dir \\[default: v2/v1/slug/zip stem].")] = None,
     variant: options.Variant = None,
     force: Annotated[bool, typer.Option("--force", help="Download again; the old tree stays until the new one is complete.")] = False,
     from_zip: Annotated[Optional[Path], typer.Option("--from-zip", help="Install an archive downloaded by hand (offline).")] = None,

@@ -12,15 +12,15 @@ from glaucli.cli import options
 
 
 def evaluate(
-    run: Annotated[Optional[str], typer.Argument(help="Run folder, run name, or .keras file [default: latest complete run].", show_default=False)] = None,
-    data: Annotated[Optional[Path], typer.Option("--data", help="Dataset folder [default: the run's own].", show_default=False)] = None,
+    run: Annotated[Optional[str], typer.Argument(help="Run folder, run name, or .keras file \\[default: latest complete run].", show_default=False)] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="Dataset folder \\[default: the run's own].", show_default=False)] = None,
     split: Annotated[str, typer.Option("--split", help="test, validation or train.")] = "test",
-    threshold: Annotated[Optional[float], typer.Option("--threshold", help="Decision threshold in [0, 1] [default: the run's].", show_default=False)] = None,
+    threshold: Annotated[Optional[float], typer.Option("--threshold", help="Decision threshold in [0, 1] \\[default: the run's].", show_default=False)] = None,
     target_specificity: Annotated[Optional[float], typer.Option("--target-specificity", help="Pick the threshold reaching this specificity on the validation split.", show_default=False)] = None,
     tta: Annotated[bool, typer.Option("--tta", help="Average predictions over flips.")] = False,
     bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples for 95 % intervals (0: none).")] = 1000,
     fail_under: Annotated[Optional[str], typer.Option("--fail-under", help="Exit 4 unless every NAME>=VALUE holds, e.g. accuracy=0.9,auc=0.95.", show_default=False)] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", help="Folder for metrics.json, predictions.csv and plots [default: RUN/eval/SPLIT].", show_default=False)] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", help="Folder for metrics.json, predictions.csv and plots \\[default: RUN/eval/SPLIT].", show_default=False)] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
     runs_dir: options.RunsDir = None,
     json_out: options.Json = False,

@@ -12,10 +12,10 @@ from glaucli import console
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (for scripts).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or info lines on stderr.")]
 DataDir = Annotated[Optional[Path], typer.Option(
-    "--data-dir", help="Where datasets live [env: GLAUCLI_DATA_DIR; default: ./data].",
+    "--data-dir", help="Where datasets live \\[env: GLAUCLI_DATA_DIR; default: ./data].",
     show_default=False)]
 RunsDir = Annotated[Optional[Path], typer.Option(
-    "--runs-dir", help="Where runs live [env: GLAUCLI_RUNS_DIR; default: ./runs].",
+    "--runs-dir", help="Where runs live \\[env: GLAUCLI_RUNS_DIR; default: ./runs].",
     show_default=False)]
 Variant = Annotated[Optional[str], typer.Option(
     "--variant", help="Which tree to use when an archive holds several (default: release-crop).")]

@@ -14,8 +14,8 @@ from glaucli.cli import options
 
 def predict(
     inputs: Annotated[List[str], typer.Argument(help="Image files, folders (recursive) or globs.", show_default=False)],
-    model: Annotated[Optional[str], typer.Option("--model", help="Run folder, run name or .keras file [default: latest complete run].", show_default=False)] = None,
-    threshold: Annotated[Optional[float], typer.Option("--threshold", help="Decision threshold in [0, 1] [default: the run's].", show_default=False)] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Run folder, run name or .keras file \\[default: latest complete run].", show_default=False)] = None,
+    threshold: Annotated[Optional[float], typer.Option("--threshold", help="Decision threshold in [0, 1] \\[default: the run's].", show_default=False)] = None,
     tta: Annotated[bool, typer.Option("--tta", help="Average predictions over flips.")] = False,
     csv_file: Annotated[Optional[Path], typer.Option("--csv", help="Also write the results as CSV to FILE.", show_default=False)] = None,
     explain: Annotated[Optional[Path], typer.Option("--explain", help="Write a Grad-CAM overlay PNG per image into DIR.", show_default=False)] = None,
@@ -45,9 +45,9 @@ def predict(
     cut = run.threshold if threshold is None else threshold
     explainer = None
     if explain is not None:
-        from glaucli.engine.explain import GradCam
+        from glaucli.engine.explain import explainer_for
 
-        explainer = GradCam(keras_model, run.meta.get("gradcam_layer", ""))
+        explainer = explainer_for(keras_model, run.meta)
 
     rows = []
     with console.Progress("Predicting", len(paths), "images") as bar:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
@@ -78,28 +78,29 @@ def _fmt(logs: dict) -> str:
 def train(
     ctx: typer.Context,
     backbone: Annotated[str, typer.Argument(help="Backbone name (glaucli backbones lists them).")] = "xception",
-    data: Annotated[Optional[Path], typer.Option("--data", help="Dataset folder [default: newest complete download].", show_default=False)] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="Dataset folder \\[default: newest complete download].", show_default=False)] = None,
     recipe: Annotated[str, typer.Option("--recipe", help="default (two-phase transfer learning) or seed (the original project exactly: 299 px, 1/255, all layers, 50 epochs).")] = "default",
-    image_size: Annotated[Optional[int], typer.Option("--image-size", min=16, help="Input size in px [default: the backbone's].", show_default=False)] = None,
+    image_size: Annotated[Optional[int], typer.Option("--image-size", min=16, help="Input size in px \\[default: the backbone's].", show_default=False)] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Global batch size (split across GPUs).")] = 32,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Epochs of the head phase, or of the only phase [default: 10; 50 for --recipe seed].", show_default=False)] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Epochs of the head phase, or of the only phase \\[default: 10; 50 for --recipe seed].", show_default=False)] = None,
     finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", min=0, help="Epochs of the fine-tuning phase (0 skips it).")] = 10,
     lr: Annotated[float, typer.Option("--lr", help="Learning rate of the head phase (or the only phase).")] = 1e-3,
     finetune_lr: Annotated[float, typer.Option("--finetune-lr", help="Learning rate of the fine-tuning phase.")] = 1e-5,
-    unfreeze: Annotated[Optional[str], typer.Option("--unfreeze", help="Fine-tuning: all, N layers, or a FRACTION of the backbone [default: the backbone's].", show_default=False)] = None,
+    unfreeze: Annotated[Optional[str], typer.Option("--unfreeze", help="Fine-tuning: all, N layers, or a FRACTION of the backbone \\[default: the backbone's].", show_default=False)] = None,
     weights: Annotated[str, typer.Option("--weights", help="imagenet, none, or a backbone weights FILE (.weights.h5/.h5).")] = "imagenet",
     augment: Annotated[str, typer.Option("--augment", help="none, light or strong (training split only).")] = "light",
     class_weight: Annotated[str, typer.Option("--class-weight", help="auto (balanced weights, 1.0 when classes are balanced) or none.")] = "auto",
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="At most N images per split and class (a smoke run).")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for weights, shuffling and augmentation [default: random, recorded].", show_default=False)] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for weights, shuffling and augmentation \\[default: random, recorded].", show_default=False)] = None,
     deterministic: Annotated[bool, typer.Option("--deterministic", help="Bit-identical results for a seed (TensorFlow op determinism; costs speed on GPUs).")] = False,
     patience: Annotated[int, typer.Option("--patience", min=1, help="Early stopping patience (epochs without a better val AUC).")] = 5,
     mixed_precision: Annotated[str, typer.Option("--mixed-precision", help="auto (on for GPUs of compute capability >= 7.0), on or off.")] = "auto",
-    xla: Annotated[Optional[bool], typer.Option("--xla/--no-xla", help="Compile the train step with XLA [default: on with a GPU].", show_default=False)] = None,
+    xla: Annotated[Optional[bool], typer.Option("--xla/--no-xla", help="Compile the train step with XLA \\[default: on with a GPU].", show_default=False)] = None,
     strategy: Annotated[str, typer.Option("--strategy", help="auto (mirrored with several GPUs), none or mirrored.")] = "auto",
     tensorboard: Annotated[bool, typer.Option("--tensorboard", help="Write TensorBoard logs to RUN/tensorboard.")] = False,
     resume: Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted RUN (folder or name) in place.", show_default=False)] = None,
-    name: Annotated[Optional[str], typer.Option("--name", help="Run name [default: the backbone; -2, -3... if taken].", show_default=False)] = None,
+    members: Annotated[Optional[List[str]], typer.Option("--member", hidden=True)] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Run name \\[default: the backbone; -2, -3... if taken].", show_default=False)] = None,
     variant: options.Variant = None,
     data_dir: options.DataDir = None,
     runs_dir: options.RunsDir = None,
@@ -115,7 +116,8 @@ def train(
                     finetune_epochs=finetune_epochs, lr=lr, finetune_lr=finetune_lr, unfreeze=unfreeze,
                     weights=weights, augment=augment, class_weight=class_weight, limit=limit, seed=seed,
                     deterministic=deterministic, patience=patience, mixed_precision=mixed_precision,
-                    xla=xla, strategy=strategy, tensorboard=tensorboard, name=name, runs_dir=runs_dir)
+                    xla=xla, strategy=strategy, tensorboard=tensorboard, members=members, name=name,
+                    runs_dir=runs_dir)
     if resume:
         given = {key: value for key, value in settings.items()
                  if _given(ctx, key) and key != "runs_dir"}
@@ -130,6 +132,23 @@ def train(
         console.emit_json({"run": str(result.run), "metrics": m})
     else:
         console.emit_line(str(result.run))
+
+
+def concat_command():
+    """`ensemble concat BACKBONE BACKBONE...`: train's own options, one definition of each."""
+    import inspect
+
+    def concat(ctx: typer.Context, backbones: List[str], **kwargs) -> None:
+        """Train one model in which several backbones see the input; their pooled features share one head."""
+        train(ctx, backbone=backbones[0], members=list(backbones), **kwargs)
+
+    params = [p for name, p in inspect.signature(train, eval_str=True).parameters.items()
+              if name not in ("backbone", "members")]
+    members = inspect.Parameter("backbones", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                annotation=Annotated[List[str], typer.Argument(
+                                    help="Two or more backbone names.", show_default=False)])
+    concat.__signature__ = inspect.Signature([params[0], members, *params[1:]])
+    return concat
 
 
 def register(app: typer.Typer) -> None:

@@ -43,18 +43,56 @@ class GradCam:
             return np.zeros_like(cam, dtype="float32")
         return (cam / top).astype("float32")
 
+    def heatmap_of(self, path: Path):
+        return self.heatmap(load_image(path, self.size))
+
     def overlay(self, path: Path, out: Path, alpha: float = 0.4) -> Path:
-        """Write the heatmap over the original photo (its own size) as a PNG."""
+        return overlay(self.heatmap_of(path), path, out, alpha)
+
+
+class AveragedGradCam:
+    """An ensemble's Grad-CAM: the mean of its members' heatmaps, each on its own grid."""
+
+    def __init__(self, cams: list[GradCam]):
+        self.cams = cams
+
+    def heatmap_of(self, path: Path):
         import numpy as np
-        from matplotlib import colormaps
         from PIL import Image
 
-        heat = self.heatmap(load_image(path, self.size))
-        photo = load_image(path)
-        h, w = photo.shape[:2]
-        heat_img = Image.fromarray((heat * 255).astype("uint8")).resize((w, h), Image.Resampling.BILINEAR)
-        colored = colormaps["jet"](np.asarray(heat_img) / 255.0)[..., :3] * 255
-        blended = (1 - alpha) * photo + alpha * colored
-        out.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.clip(blended, 0, 255).astype("uint8")).save(out)
-        return out
+        maps = [cam.heatmap_of(path) for cam in self.cams]
+        side = max(m.shape[0] for m in maps)
+        resized = [np.asarray(Image.fromarray(m).resize((side, side), Image.Resampling.BILINEAR)) for m in maps]
+        mean = np.mean(resized, axis=0)
+        return mean / mean.max() if mean.max() > 1e-12 else mean
+
+    def overlay(self, path: Path, out: Path, alpha: float = 0.4) -> Path:
+        return overlay(self.heatmap_of(path), path, out, alpha)
+
+
+def explainer_for(model, meta: dict):
+    """Grad-CAM for a classifier, a concat ensemble (one map per member's backbone inside the
+    one graph) or a mean/vote/stack ensemble (each nested member model on its own)."""
+    members = meta.get("members")
+    if meta.get("kind") == "ensemble" and meta.get("method") == "concat":
+        return AveragedGradCam([GradCam(model, m["gradcam_layer"]) for m in members])
+    if meta.get("kind") == "ensemble" and members:
+        return AveragedGradCam([GradCam(model.get_layer(m["layer"]), m.get("gradcam_layer") or "")
+                                for m in members])
+    return GradCam(model, meta.get("gradcam_layer", ""))
+
+
+def overlay(heat, path: Path, out: Path, alpha: float = 0.4) -> Path:
+    """Write `heat` (a map in [0, 1]) over the original photo, at its own size, as a PNG."""
+    import numpy as np
+    from matplotlib import colormaps
+    from PIL import Image
+
+    photo = load_image(path)
+    h, w = photo.shape[:2]
+    heat_img = Image.fromarray((heat * 255).astype("uint8")).resize((w, h), Image.Resampling.BILINEAR)
+    colored = colormaps["jet"](np.asarray(heat_img) / 255.0)[..., :3] * 255
+    blended = (1 - alpha) * photo + alpha * colored
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.clip(blended, 0, 255).astype("uint8")).save(out)
+    return out

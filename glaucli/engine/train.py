@@ -63,6 +63,7 @@ class TrainConfig:
     xla: bool | None = None
     strategy: str = "auto"
     tensorboard: bool = False
+    members: list[str] | None = None  # several backbones: the `ensemble concat` model
     name: str | None = None
     runs_dir: Path | None = None
 
@@ -373,15 +374,39 @@ def _seed_everything(seed: int, deterministic: bool) -> None:
         tensorflow().config.experimental.enable_op_determinism()
 
 
+def _model_spec(cfg: TrainConfig) -> tuple[backbones.Backbone, int, str | None]:
+    """The (first) backbone, the input size and the weights to start from."""
+    if cfg.members is not None:
+        if len(cfg.members) < 2:
+            raise UsageError("ensemble concat needs at least two backbones")
+        members = [backbones.get(name) for name in cfg.members]
+        size = cfg.image_size or max(b.default_size for b in members)
+        return members[0], size, _weights(cfg, members[0])
+    bb = backbones.get(cfg.backbone)
+    return bb, cfg.image_size or (299 if cfg.recipe == "seed" else bb.default_size), _weights(cfg, bb)
+
+
+def _build(cfg: TrainConfig, bb: backbones.Backbone, size: int, weights: str | None):
+    """The model to train and what meta.json records about its shape."""
+    if cfg.members is not None:
+        from glaucli.models.ensemble import build_concat
+
+        members = [backbones.get(name) for name in cfg.members]
+        member_sizes = [cfg.image_size or b.default_size for b in members]
+        built, layers = build_concat(members, size, member_sizes, weights)
+        return built, {"method": "concat", "backbone": "concat(" + ", ".join(b.name for b in members) + ")",
+                       "members": [{"backbone": b.name, "image_size": s, "gradcam_layer": layer}
+                                   for b, s, layer in zip(members, member_sizes, layers)]}
+    return classifier.build(bb, size, weights, head="seed" if cfg.recipe == "seed" else "default"), {}
+
+
 def train(cfg: TrainConfig, report: Report = lambda kind, data: None) -> TrainResult:
     """Train `cfg.backbone` into a new run folder; returns it with validation metrics."""
     from glaucli.engine.devices import describe_devices
     from glaucli.tf import keras
 
     _check(cfg)
-    bb = backbones.get(cfg.backbone)
-    size = cfg.image_size or (299 if cfg.recipe == "seed" else bb.default_size)
-    weights = _weights(cfg, bb)
+    bb, size, weights = _model_spec(cfg)
     dataset = resolve_dataset(cfg.data, config.data_dir(cfg.data_dir), cfg.variant)
     train_pairs = dataset.require("train", cfg.limit)
     val_pairs = dataset.require("validation", cfg.limit)
@@ -391,15 +416,17 @@ def train(cfg: TrainConfig, report: Report = lambda kind, data: None) -> TrainRe
     hardware = setup_hardware(cfg, devices)
     phases = plan(cfg, bb, weights)
     with hardware["_strategy"].scope():
-        built = classifier.build(bb, size, weights, head="seed" if cfg.recipe == "seed" else "default")
+        built, extra = _build(cfg, bb, size, weights)
     twin = keras().Model.from_config(built.model.get_config())  # saves best.keras without optimizer
 
-    run = runs.new_run_dir(config.runs_dir(cfg.runs_dir), "train", cfg.name or bb.name)
+    kind = "ensemble" if cfg.members else "train"
+    run = runs.new_run_dir(config.runs_dir(cfg.runs_dir), kind, cfg.name or extra.get("method") or bb.name)
     labels = [label for _, label in train_pairs]
     meta = {
-        "kind": "train", "status": "running", "started_at": runs.now(), "finished_at": None,
-        "backbone": bb.name, "image_size": size, "classes": list(CLASSES), "threshold": 0.5,
-        "preprocessing": built.preprocessing, "resample": RESAMPLE, "gradcam_layer": built.gradcam_layer,
+        "kind": kind, "status": "running", "started_at": runs.now(), "finished_at": None,
+        "backbone": extra.pop("backbone", bb.name), "image_size": size, "classes": list(CLASSES),
+        "threshold": 0.5, "preprocessing": built.preprocessing, "resample": RESAMPLE,
+        "gradcam_layer": built.gradcam_layer, **extra,
         "recipe": cfg.recipe, "weights": weights or "none", "seed": seed,
         "class_weight": class_weights(labels, cfg.class_weight),
         "data": {"path": str(dataset.root.resolve()), "fingerprint": dataset.fingerprint(),
@@ -426,10 +453,11 @@ def resume(run_arg: str | Path, overrides: dict, runs_dir: Path | None = None,
     from glaucli.tf import keras
 
     run = Path(run_arg)
-    if not run.is_dir():
-        run = config.runs_dir(runs_dir) / "train" / str(run_arg)
+    for kind in runs.KINDS:
+        if not run.is_dir():
+            run = config.runs_dir(runs_dir) / kind / str(run_arg)
     meta = runs.read_meta(run)
-    if meta is None or meta.get("kind") != "train":
+    if meta is None or "args" not in meta:
         raise InputError(f"{run_arg} is not a training run folder with a meta.json")
     if meta.get("status") == "complete":
         raise InputError(f"{run} is already complete; nothing to resume")
@@ -444,13 +472,13 @@ def resume(run_arg: str | Path, overrides: dict, runs_dir: Path | None = None,
         if key in overrides:
             setattr(cfg, key, overrides[key])
     _check(cfg)
-    bb = backbones.get(cfg.backbone)
+    bb, size, weights = _model_spec(cfg)
     dataset = Dataset(find_tree(Path(meta["data"]["path"]), cfg.variant))
     train_pairs = dataset.require("train", cfg.limit)
     val_pairs = dataset.require("validation", cfg.limit)
     _seed_everything(meta["seed"], cfg.deterministic)
     hardware = setup_hardware(cfg, describe_devices())
-    phases = plan(cfg, bb, None if meta["weights"] == "none" else meta["weights"])
+    phases = plan(cfg, bb, weights)
     saved = _load_state(run)
     state = saved or _fresh_state()
     start = time.monotonic()
@@ -458,8 +486,7 @@ def resume(run_arg: str | Path, overrides: dict, runs_dir: Path | None = None,
         if saved and (run / runs.LAST).is_file():
             model = keras().saving.load_model(run / runs.LAST, safe_mode=True)  # optimizer state too
         else:  # interrupted before its first epoch ended: start over in the same folder
-            model = classifier.build(bb, meta["image_size"], None if meta["weights"] == "none" else meta["weights"],
-                                     head="seed" if cfg.recipe == "seed" else "default").model
+            model = _build(cfg, bb, size, weights)[0].model
     twin = keras().Model.from_config(model.get_config())
     if saved and (run / runs.BEST).is_file():
         state["best_weights"] = load_model(run / runs.BEST).get_weights()

@@ -28,23 +28,23 @@ class Built:
     preprocessing: str
 
 
-def preprocess(x, mode: str):
+def preprocess(x, mode: str, prefix: str = "pre_"):
     """Map raw RGB 0-255 to what the backbone expects, with Keras layers/ops."""
     from glaucli.tf import keras
 
     k = keras()
     if mode == "tf":
-        return k.layers.Rescaling(1 / 127.5, offset=-1.0, name="pre_scale")(x)
+        return k.layers.Rescaling(1 / 127.5, offset=-1.0, name=f"{prefix}scale")(x)
     if mode == "scale01":
-        return k.layers.Rescaling(1 / 255.0, name="pre_scale")(x)
+        return k.layers.Rescaling(1 / 255.0, name=f"{prefix}scale")(x)
     if mode == "torch":
-        x = k.layers.Rescaling(1 / 255.0, name="pre_scale")(x)
+        x = k.layers.Rescaling(1 / 255.0, name=f"{prefix}scale")(x)
         return k.layers.Normalization(mean=IMAGENET_MEAN, variance=[s * s for s in IMAGENET_STD],
-                                      name="pre_normalize")(x)
+                                      name=f"{prefix}normalize")(x)
     if mode == "caffe":
         x = k.ops.flip(x, axis=-1)  # RGB -> BGR
         return k.layers.Normalization(mean=CAFFE_MEAN_BGR, variance=(1.0, 1.0, 1.0),
-                                      name="pre_normalize")(x)
+                                      name=f"{prefix}normalize")(x)
     if mode == "included":
         return x
     raise ValueError(f"unknown preprocessing {mode!r}")

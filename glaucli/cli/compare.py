@@ -1,0 +1,62 @@
+"""glaucli compare RUN RUN...: the main metrics of several runs side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+
+from glaucli import config, console
+from glaucli.cli import options
+
+MAIN = ("auc", "pauc_90", "sens_at_95spec", "accuracy", "sensitivity", "specificity", "f1")
+
+
+def compare(
+    runs: Annotated[List[str], typer.Argument(help="Runs to compare (folders, names or .keras files).", show_default=False)],
+    data: Annotated[Optional[Path], typer.Option("--data", help="Dataset \\[default: each run's own].", show_default=False)] = None,
+    split: Annotated[str, typer.Option("--split", help="test, validation or train.")] = "test",
+    bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples for the intervals.")] = 1000,
+    runs_dir: options.RunsDir = None,
+    json_out: options.Json = False,
+    quiet: options.Quiet = False,
+) -> None:
+    """Evaluate several runs on one split and show their metrics (with 95 % intervals) side by side."""
+    options.apply(quiet)
+    from glaucli.data.layout import SPLITS
+    from glaucli.engine.evaluate import evaluate
+    from glaucli.errors import UsageError
+    from glaucli.runs import resolve_run
+
+    if split not in SPLITS:
+        raise UsageError(f"--split must be one of {', '.join(SPLITS)}")
+    resolved = [resolve_run(r, config.runs_dir(runs_dir)) for r in runs]  # all inputs checked first
+    results = []
+    for run in resolved:
+        with console.Progress(f"Evaluating {run.name}", None, "images") as bar:
+            result, _ = evaluate(run, data, split, bootstrap=bootstrap, on_batch=bar.update)
+        results.append(result)
+    if json_out:
+        console.emit_json({"split": split, "runs": [{k: r[k] for k in ("run", "threshold", "n", "metrics", "ci95")}
+                                                    for r in results]})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Comparison on {split}")
+    table.add_column("run")
+    for name in MAIN:
+        table.add_column(name, justify="right")
+    best = {name: max(r["metrics"][name] for r in results) for name in MAIN}
+    for run, r in zip(resolved, results):
+        cells = []
+        for name in MAIN:
+            value, ci = r["metrics"][name], r["ci95"].get(name)
+            text = f"{value:.3f}" + (f" [{ci[0]:.3f}-{ci[1]:.3f}]" if ci else "")
+            cells.append(f"[bold]{text}[/]" if value == best[name] else text)
+        table.add_row(run.name, *cells)
+    console.emit(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(rich_help_panel="Models")(compare)

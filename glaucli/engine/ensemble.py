@@ -1,0 +1,96 @@
+"""Ensembles of trained runs (mean, vote, stack) as first-class runs under runs/ensemble/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from glaucli import config, runs
+from glaucli.console import RESEARCH_NOTE
+from glaucli.data.images import RESAMPLE
+from glaucli.data.layout import CLASSES, Dataset, find_tree
+from glaucli.engine import metrics as screening
+from glaucli.engine.predict import load_model, model_image_size, score_paths
+from glaucli.errors import InputError, UsageError
+from glaucli.models import ensemble as builders
+
+METHODS = ("concat", "mean", "vote", "stack")
+
+
+def _scores(model, pairs, batch_size: int = 32):
+    scored = list(score_paths(model, [p for p, _ in pairs], batch_size))
+    bad = [s.error for s in scored if s.error]
+    if bad:
+        raise InputError(f"{len(bad)} validation image(s) unreadable, first: {bad[0]}")
+    return [s.probability for s in scored]
+
+
+def _cv_threshold(features, labels, seed: int = 0):
+    """Logistic regression on member logits; the threshold from out-of-fold predictions."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    folds = max(2, min(5, int(np.bincount(labels).min())))
+    head = LogisticRegression(C=1.0)
+    oof = cross_val_predict(head, features, labels, method="predict_proba",
+                            cv=StratifiedKFold(folds, shuffle=True, random_state=seed))[:, 1]
+    head.fit(features, labels)
+    return head, screening.youden_threshold(labels, oof), folds
+
+
+def combine(method: str, member_args: list[str], data: Path | None = None, name: str | None = None,
+            runs_dir: Path | None = None, report: Callable[[str], None] = lambda text: None) -> tuple[Path, dict]:
+    """Build, fit (threshold or stacking head) and save an ensemble of trained runs."""
+    import numpy as np
+
+    from glaucli.engine.train import save_atomic, versions
+
+    if method not in ("mean", "vote", "stack"):
+        raise UsageError(f"unknown ensemble method {method!r}", hint="methods: " + ", ".join(METHODS))
+    if len(member_args) < 2:
+        raise UsageError(f"an ensemble needs at least two members (got {len(member_args)})")
+    root = config.runs_dir(runs_dir)
+    members = [runs.resolve_run(arg, root) for arg in member_args]
+    data_path = data or (members[0].meta.get("data") or {}).get("path")
+    if not data_path:
+        raise InputError("the first member records no dataset; pass --data")
+    dataset = Dataset(find_tree(Path(data_path)))
+    val_pairs = dataset.require("validation")
+    labels = [y for _, y in val_pairs]
+    models = [load_model(m.model_path) for m in members]
+    sizes = [model_image_size(m) for m in models]
+    report(f"Scoring {len(members)} members on {len(val_pairs)} validation images")
+    member_scores = np.array([_scores(model, val_pairs) for model in models]).T  # (n, members)
+    extra: dict = {}
+    if method == "mean":
+        model = builders.build_mean(models, sizes)
+        threshold = screening.youden_threshold(labels, member_scores.mean(axis=1))
+        extra["threshold_method"] = "youden (validation)"
+    elif method == "vote":
+        model = builders.build_vote(models, sizes, [m.threshold for m in members])
+        threshold = 0.5
+        extra["threshold_method"] = "majority of member verdicts"
+    else:
+        clipped = np.clip(member_scores, 1e-6, 1 - 1e-6)
+        head, threshold, folds = _cv_threshold(np.log(clipped / (1 - clipped)), labels)
+        model = builders.build_stack(models, sizes, head.coef_[0], float(head.intercept_[0]))
+        extra.update(threshold_method=f"youden on {folds}-fold out-of-fold predictions (validation)",
+                     stack_coef=[float(c) for c in head.coef_[0]], stack_intercept=float(head.intercept_[0]))
+    scores = _scores(model, val_pairs)
+    run = runs.new_run_dir(root, "ensemble", name or method)
+    save_atomic(model, run / runs.BEST)
+    meta = {
+        "kind": "ensemble", "method": method, "status": "complete", "started_at": runs.now(),
+        "finished_at": runs.now(), "backbone": f"{method}({', '.join(m.name for m in members)})",
+        "image_size": max(sizes), "classes": list(CLASSES), "threshold": float(threshold), **extra,
+        "preprocessing": "per member", "resample": RESAMPLE,
+        "members": [{"run": str(m.path), "layer": f"member_{i}", "image_size": s, "threshold": m.threshold,
+                     "gradcam_layer": m.meta.get("gradcam_layer")}
+                    for i, (m, s) in enumerate(zip(members, sizes))],
+        "data": {"path": str(dataset.root.resolve()), "fingerprint": dataset.fingerprint()},
+        "versions": versions(), "note": RESEARCH_NOTE,
+        "metrics": {"validation": screening.screening_metrics(labels, scores, threshold)},
+    }
+    runs.write_meta(run, meta)
+    return run, meta
