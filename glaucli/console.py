@@ -63,7 +63,9 @@ def info(message: str) -> None:
 
 
 def warn(message: str) -> None:
-    err.print(f"[yellow]Warning:[/] {message}")
+    from rich.markup import escape
+
+    err.print(f"[yellow]Warning:[/] {escape(message)}")
 
 
 def debug(message: str) -> None:

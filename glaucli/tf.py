@@ -11,23 +11,24 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from contextlib import contextmanager
 
 from glaucli import console
 
 
-def _import_quietly():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+@contextmanager
+def native_stderr_silenced():
+    """Silence what C++ code writes to file descriptor 2 (shown again if the block fails),
+    unless --verbose."""
     if console.is_verbose():
-        import tensorflow
-
-        return tensorflow
+        yield
+        return
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            import tensorflow
+            yield
         except BaseException:
             os.dup2(saved, 2)
             captured.seek(0)
@@ -36,6 +37,13 @@ def _import_quietly():
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def _import_quietly():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    with native_stderr_silenced():
+        import tensorflow
     return tensorflow
 
 

@@ -49,9 +49,11 @@ def _report(message: str, hint: str | None, exc: BaseException) -> None:
     if config.debug_enabled():
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         sys.stderr.write(scrub(text))
-    console.err.print(f"[bold red]Error:[/] {scrub(message)}", markup=True, highlight=False)
+    from rich.markup import escape
+
+    console.err.print(f"[bold red]Error:[/] {escape(scrub(message))}", highlight=False)
     if hint:
-        console.err.print(f"[dim]Hint: {scrub(hint)}[/]")
+        console.err.print(f"[dim]Hint: {escape(scrub(hint))}[/]")
 
 
 app = typer.Typer(
@@ -86,10 +88,11 @@ def root(
 
 
 def _register() -> None:
-    from glaucli.cli import (backbones, compare, data, download, ensemble, evaluate, info, predict, runs,
-                             sample, train)
+    from glaucli.cli import (backbones, compare, data, download, ensemble, evaluate, export, info, predict,
+                             runs, sample, train)
 
-    for module in (download, sample, data, train, evaluate, predict, ensemble, compare, backbones, runs, info):
+    for module in (download, sample, data, train, evaluate, predict, ensemble, compare, export, backbones,
+                   runs, info):
         module.register(app)
 
 

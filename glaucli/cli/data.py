@@ -25,6 +25,8 @@ def data(
 ) -> None:
     """Show a dataset's split x class counts and image sizes; --verify decodes every image."""
     options.apply(quiet)
+    from rich.markup import escape
+
     from glaucli.cli.render import counts_table
     from glaucli.data.images import ImageError, image_size, load_image
     from glaucli.data.layout import CLASSES, SPLITS, list_images, resolve_dataset
@@ -59,7 +61,7 @@ def data(
                          f"({summary['distinct']} distinct; min {_fmt(summary['min'])}, "
                          f"max {_fmt(summary['max'])})")
         for bad in unreadable:
-            console.err.print(f"[red]unreadable:[/] {bad['error']}")
+            console.err.print(f"[red]unreadable:[/] {escape(bad['error'])}")
         if verify and not unreadable:
             console.info(f"All {len(files)} images decode.")
     if unreadable and verify:

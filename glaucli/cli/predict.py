@@ -26,6 +26,8 @@ def predict(
 ) -> None:
     """Predict referable glaucoma for fundus photographs (research use only)."""
     options.apply(quiet)
+    from rich.markup import escape
+
     from glaucli.engine.evaluate import VERDICTS
     from glaucli.engine.predict import find_images, load_model, score_paths
     from glaucli.errors import UsageError, WorkError
@@ -53,7 +55,7 @@ def predict(
     with console.Progress("Predicting", len(paths), "images") as bar:
         for scored in score_paths(keras_model, paths, batch_size, tta, on_batch=bar.advance if len(paths) > batch_size else None):
             if scored.error:
-                console.err.print(f"[red]Error:[/] {scored.error}")
+                console.err.print(f"[red]Error:[/] {escape(scored.error)}")
                 rows.append({"image": str(scored.path), "error": scored.error})
                 continue
             label = "RG" if scored.probability >= cut else "NRG"

@@ -1,0 +1,153 @@
+"""Export a run's model (SavedModel, TFLite, ONNX) and prove it answers like the Keras model.
+
+Preprocessing stays inside: every export takes raw RGB float32 (0-255) of the
+run's image size and returns P(RG).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+from glaucli.console import RESEARCH_NOTE
+from glaucli.data.layout import CLASSES, Dataset, find_tree
+from glaucli.errors import InputError, UsageError, WorkError
+from glaucli.runs import Run
+
+FORMATS = {"saved-model": "", "tflite": ".tflite", "onnx": ".onnx"}
+TOLERANCE = {False: 1e-4, True: 1e-2}  # float32, float16 weights
+
+
+def _check_images(run: Run, size: int, count: int = 8):
+    """A few validation images through the one loader (random pixels if the run has no data)."""
+    import numpy as np
+
+    from glaucli.data.images import load_image
+
+    path = (run.meta.get("data") or {}).get("path")
+    try:
+        pairs = Dataset(find_tree(Path(path))).files("validation") if path else []
+    except InputError:
+        pairs = []
+    if pairs:
+        step = max(1, len(pairs) // count)
+        return np.stack([load_image(p, size) for p, _ in pairs[::step][:count]]).astype("float32"), "validation images"
+    return np.random.default_rng(0).uniform(0, 255, (count, size, size, 3)).astype("float32"), "random images"
+
+
+def _saved_model(model, target: Path) -> None:
+    model.export(str(target), format="tf_saved_model", verbose=False)
+
+
+def _tflite(model, target: Path, float16: bool) -> None:
+    from glaucli.tf import tensorflow
+
+    tf = tensorflow()
+    with tempfile.TemporaryDirectory() as tmp:
+        _saved_model(model, Path(tmp) / "sm")
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(Path(tmp) / "sm"))
+        if float16:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        target.write_bytes(converter.convert())
+
+
+def _onnx(model, target: Path) -> None:
+    model.export(str(target), format="onnx", verbose=False)
+
+
+def _run_saved_model(path: Path, x):
+    import numpy as np
+
+    from glaucli.tf import tensorflow
+
+    loaded = tensorflow().saved_model.load(str(path))
+    return np.asarray(loaded.signatures["serving_default"](tensorflow().constant(x))["output_0"])
+
+
+def _run_tflite(path: Path, x):
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # TensorFlow's own, deprecated but present
+        from glaucli.tf import tensorflow
+
+        Interpreter = tensorflow().lite.Interpreter
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        interpreter = Interpreter(model_path=str(path))
+    detail = interpreter.get_input_details()[0]
+    interpreter.resize_tensor_input(detail["index"], list(x.shape))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(detail["index"], x)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+def _run_onnx(path: Path, x):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: x})[0]
+
+
+def export(run: Run, fmt: str, output: Path | None = None, float16: bool = False,
+           report=lambda text: None) -> dict:
+    """Write the export atomically, run it on a few images, compare with Keras."""
+    import numpy as np
+
+    from glaucli.engine.predict import load_model, model_image_size
+
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}", hint="formats: " + ", ".join(FORMATS))
+    if float16 and fmt != "tflite":
+        raise UsageError("--float16 applies to --format tflite only")
+    if fmt == "onnx" and not all(importlib.util.find_spec(m) for m in ("tf2onnx", "onnxruntime")):
+        raise InputError("ONNX export needs tf2onnx and onnxruntime", hint='pip install "glaucli[export]"')
+    model = load_model(run.model_path)
+    size = model_image_size(model)
+    x, source = _check_images(run, size)
+    expected = np.asarray(model.predict(x, verbose=0)).reshape(-1)  # also builds what export traces
+    target = output or run.path / "export" / (("model_fp16" if float16 else "model") + FORMATS[fmt]
+                                              if fmt != "saved-model" else "saved_model")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Build beside the target, then rename: a failed export leaves no half file under its name.
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}{FORMATS[fmt]}")
+    report(f"Exporting {run.name} as {fmt}{' (float16 weights)' if float16 else ''}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if fmt == "saved-model":
+                _saved_model(model, tmp)
+            elif fmt == "tflite":
+                _tflite(model, tmp, float16)
+            else:
+                _onnx(model, tmp)
+        if target.is_dir():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+    runner = {"saved-model": _run_saved_model, "tflite": _run_tflite, "onnx": _run_onnx}[fmt]
+    from glaucli.tf import native_stderr_silenced
+
+    with native_stderr_silenced():  # TFLite's "Created ... XNNPACK delegate" line
+        got = np.asarray(runner(target, x)).reshape(-1)
+    diff = float(np.max(np.abs(got - expected)))
+    size_bytes = (sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
+                  if target.is_dir() else target.stat().st_size)
+    sidecar = (target / "meta.json") if target.is_dir() else target.with_suffix(".meta.json")
+    sidecar.write_text(json.dumps({
+        "schema": 1, "run": str(run.path), "format": fmt, "float16": float16, "image_size": size,
+        "input": "raw RGB float32 0-255, shape (N, S, S, 3)", "output": "P(RG), shape (N, 1)",
+        "classes": list(CLASSES), "threshold": run.threshold, "note": RESEARCH_NOTE}, indent=2) + "\n")
+    result = {"format": fmt, "path": str(target), "size_bytes": size_bytes, "max_abs_diff": diff,
+              "tolerance": TOLERANCE[float16], "checked_on": f"{len(x)} {source}", "meta": str(sidecar)}
+    if not diff <= TOLERANCE[float16]:
+        raise WorkError(f"the {fmt} export differs from the Keras model by {diff:.2e} "
+                        f"(tolerance {TOLERANCE[float16]:.0e}); it is at {target}")
+    return result
