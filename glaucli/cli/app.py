@@ -88,11 +88,11 @@ def root(
 
 
 def _register() -> None:
-    from glaucli.cli import (backbones, compare, data, download, ensemble, evaluate, export, info, predict,
-                             runs, sample, train)
+    from glaucli.cli import (backbones, bench, compare, data, demo, download, ensemble, evaluate, export, info,
+                             predict, runs, sample, train)
 
-    for module in (download, sample, data, train, evaluate, predict, ensemble, compare, export, backbones,
-                   runs, info):
+    for module in (demo, download, sample, data, train, evaluate, predict, ensemble, compare, export,
+                   backbones, runs, info, bench):
         module.register(app)
 
 

@@ -9,12 +9,15 @@ METRICS = ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "preci
 
 
 def youden_threshold(y_true, scores) -> float:
-    """The threshold that maximises sensitivity + specificity - 1 (Youden's J)."""
+    """The threshold that maximises sensitivity + specificity - 1 (Youden's J), placed halfway
+    between the lowest score called RG there and the next score below it, so that a small
+    validation set does not push the cut onto one image's score."""
     from sklearn.metrics import roc_curve
 
-    fpr, tpr, thresholds = roc_curve(y_true, scores)
+    fpr, tpr, thresholds = roc_curve(y_true, scores, drop_intermediate=False)
     best = int(np.argmax(tpr - fpr))
-    return float(np.clip(thresholds[best], 0.0, 1.0))
+    low = thresholds[best + 1] if best + 1 < len(thresholds) else 0.0
+    return float(np.clip((thresholds[best] + low) / 2, 0.0, 1.0))
 
 
 def threshold_for_specificity(y_true, scores, target: float) -> tuple[float, float]:

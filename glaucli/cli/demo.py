@@ -1,0 +1,84 @@
+"""glaucli demo: the whole pipeline offline on the built-in sample set, each step visible."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from glaucli import console
+from glaucli.cli import options
+
+
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Folder for the demo's data and runs (re-runs reuse the data).")] = Path("glaucli-demo"),
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs.")] = 12,
+    quiet: options.Quiet = False,
+) -> None:
+    """Sample data -> train -> evaluate -> predict with Grad-CAM, offline, in about a minute."""
+    options.apply(quiet)
+    from rich.table import Table
+
+    from glaucli.cli.evaluate import _print_report
+    from glaucli.cli.render import counts_table
+    from glaucli.cli.train import TrainProgress
+    from glaucli.data.layout import Dataset, read_manifest, write_manifest
+    from glaucli.data.sample import write_sample
+    from glaucli.engine.evaluate import VERDICTS, evaluate
+    from glaucli.engine.explain import explainer_for
+    from glaucli.engine.predict import load_model, score_paths
+    from glaucli.engine.train import TrainConfig, train
+    from glaucli.runs import resolve_run
+
+    data, runs_dir = directory / "data" / "sample", directory / "runs"
+
+    console.err.rule("1/5  A synthetic fundus set (RG = large cup-to-disc ratio)")
+    if read_manifest(data) is None:
+        if data.exists() and any(data.iterdir()):
+            from glaucli.errors import InputError
+
+            raise InputError(f"{data} holds files but no manifest.json", hint="pass another --dir")
+        with console.status("Drawing fundus images"):
+            counts = write_sample(data, per_class=80, size=96, seed=0)
+        write_manifest(data, {"kind": "sample", "per_class": 80, "size": 96, "seed": 0}, counts)
+    else:
+        console.info(f"Reusing {data}")
+    console.err.rule("2/5  The dataset")
+    console.emit(counts_table(Dataset(data).counts(), title=f"Dataset {data}"))
+
+    console.err.rule("3/5  Training basic-cnn (the original project's simple CNN) at 64 px")
+    result = train(TrainConfig(backbone="basic-cnn", data=data, runs_dir=runs_dir, image_size=64,
+                               batch_size=16, epochs=epochs, patience=epochs, seed=0), TrainProgress())
+    run = resolve_run(result.run, runs_dir)
+
+    console.err.rule("4/5  Evaluating on the test split")
+    with console.Progress("Evaluating", None, "images") as bar:
+        metrics, eval_dir = evaluate(run, bootstrap=500, on_batch=bar.update)
+    _print_report(metrics)
+
+    console.err.rule("5/5  Predicting one image, with a Grad-CAM overlay")
+    image = sorted((data / "test" / "RG").glob("*.jpg"))[0]
+    model = load_model(run.model_path)
+    (scored,) = score_paths(model, [image])
+    overlay = explainer_for(model, run.meta).overlay(image, directory / "gradcam" / f"{image.stem}_gradcam.png")
+    label = int(scored.probability >= run.threshold)
+    table = Table(title="Prediction", caption=console.RESEARCH_NOTE)
+    for column in ("image", "P(RG)", "verdict", "Grad-CAM"):
+        table.add_column(column, overflow="fold")
+    table.add_row(str(image), f"{scored.probability:.4f}", VERDICTS[label], str(overlay))
+    console.emit(table)
+
+    summary = Table(title="Where everything is", show_header=False)
+    for what, where in (("sample data", data), ("run (models, meta.json, curves.png)", run.path),
+                        ("evaluation (metrics.json, plots)", eval_dir), ("Grad-CAM overlay", overlay)):
+        summary.add_row(what, str(where))
+    console.emit(summary)
+    console.emit("Next, on the real data (your own Kaggle account):\n"
+                 "  glaucli download            # EyePACS-AIROGS-light v2\n"
+                 "  glaucli train xception      # the original project's best backbone\n"
+                 "  glaucli evaluate && glaucli predict eye.jpg")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(rich_help_panel="Start here")(demo)

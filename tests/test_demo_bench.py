@@ -1,0 +1,28 @@
+"""glaucli demo and glaucli bench, end to end on tiny settings."""
+
+from __future__ import annotations
+
+import json
+
+
+def test_demo_runs_every_step_and_reruns(cli, tmp_path):
+    target = tmp_path / "demo"
+    result = cli("demo", "--dir", target, "--epochs", "2")
+    for text in ("Confusion matrix", "Prediction", "Where everything is", "glaucli download"):
+        assert text in result.stdout, text
+    assert (target / "runs" / "train" / "basic-cnn" / "eval" / "test" / "metrics.json").is_file()
+    assert len(list((target / "gradcam").glob("*.png"))) == 1
+    again = cli("demo", "--dir", target, "--epochs", "1")
+    assert "Reusing" in again.stderr and (target / "runs" / "train" / "basic-cnn-2").is_dir()
+
+
+def test_bench_json(cli):
+    doc = json.loads(cli("bench", "basic-cnn", "--image-size", "32", "--batch-size", "8", "--steps", "2",
+                         "--json").stdout)
+    (row,) = doc["results"]
+    assert row["backbone"] == "basic-cnn" and row["image_size"] == 32
+    for key in ("pipeline_img_s", "train_pipeline_img_s", "train_memory_img_s", "inference_img_s",
+                "latency_ms", "peak_rss_mb"):
+        assert row[key] > 0, key
+    assert row["pipeline_to_memory_ratio"] == round(row["train_pipeline_img_s"] / row["train_memory_img_s"], 3)
+    cli("bench", "not-a-backbone", code=2)
