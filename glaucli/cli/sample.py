@@ -12,7 +12,6 @@ import typer
 
 from glaucli import console
 from glaucli.cli import options
-from glaucli.cli.render import counts_table
 from glaucli.errors import InputError
 
 
@@ -27,6 +26,7 @@ def sample(
 ) -> None:
     """Write a synthetic fundus set (RG = large cup-to-disc ratio) in the dataset layout."""
     options.apply(quiet)
+    from glaucli.cli.render import counts_table
     from glaucli.data.layout import write_manifest
     from glaucli.data.sample import total_images, write_sample
 

@@ -26,7 +26,7 @@ def _rate(images: int, seconds: float) -> float:
 
 
 def bench_backbone(name: str, pairs, size: int, batch: int, steps: int, precision: str,
-                   report: Callable[[str], None]) -> dict:
+                   report: Callable[[str], None], rounds: int = 3) -> dict:
     import numpy as np
 
     from glaucli.data.images import load_image
@@ -48,15 +48,6 @@ def bench_backbone(name: str, pairs, size: int, batch: int, steps: int, precisio
 
     model = classifier.build(bb, size).model
     compile_model(model, 1e-3)
-    report(f"{name}: training from the pipeline (the first epoch traces the graph)")
-    t0 = time.perf_counter()
-    model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
-    trace_s = time.perf_counter() - t0
-    start = time.perf_counter()
-    model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
-    fed = _rate(images, time.perf_counter() - start)
-
-    report(f"{name}: training from in-memory tensors")
     x = np.stack([load_image(p, size) for p, _ in pairs[:images]]).astype("float32")
     y = np.array([label for _, label in pairs[:images]], dtype="float32")
     # The same augmentation as the pipeline's, so the ratio isolates reading and decoding.
@@ -65,10 +56,18 @@ def bench_backbone(name: str, pairs, size: int, batch: int, steps: int, precisio
                  .map(lambda a, b: (tf.clip_by_value(augment(a, training=True), 0.0, 255.0), b),
                       num_parallel_calls=tf.data.AUTOTUNE)
                  .prefetch(tf.data.AUTOTUNE))
-    model.fit(memory_ds, epochs=1, steps_per_epoch=steps, verbose=0)  # same warm-up as above
-    start = time.perf_counter()
+    report(f"{name}: training, fed by the pipeline and from memory (the first epoch traces the graph)")
+    t0 = time.perf_counter()
+    model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
+    trace_s = time.perf_counter() - t0
     model.fit(memory_ds, epochs=1, steps_per_epoch=steps, verbose=0)
-    in_memory = _rate(images, time.perf_counter() - start)
+    fed, in_memory = [], []
+    for _ in range(rounds):  # alternate, and keep medians: 2-core timings are noisy
+        for source, out in ((ds, fed), (memory_ds, in_memory)):
+            start = time.perf_counter()
+            model.fit(source, epochs=1, steps_per_epoch=steps, verbose=0)
+            out.append(_rate(images, time.perf_counter() - start))
+    fed, in_memory = statistics.median(fed), statistics.median(in_memory)
 
     report(f"{name}: inference and latency")
     model.predict(x[:batch], verbose=0)
