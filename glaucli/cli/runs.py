@@ -19,7 +19,7 @@ def runs(runs_dir: options.RunsDir = None, json_out: options.Json = False, quiet
         rows.append({"name": path.name, "path": str(path), "kind": meta.get("kind"),
                      "backbone": meta.get("backbone") or meta.get("method"), "status": meta.get("status"),
                      "val_auc": auc, "date": meta.get("finished_at") or meta.get("started_at"),
-                     "resume": meta.get("resume") if meta.get("status") == "interrupted" else None})
+                     "resume": meta.get("resume") if meta.get("status") in ("interrupted", "failed") else None})
     if json_out:
         console.emit_json({"runs": rows})
         return
@@ -34,7 +34,7 @@ def runs(runs_dir: options.RunsDir = None, json_out: options.Json = False, quiet
     console.emit(table)
     for r in rows:
         if r["resume"]:
-            console.emit(f"{r['name']} was interrupted; continue with: {r['resume']}")
+            console.emit(f"{r['name']} stopped ({r['status']}); continue with: {r['resume']}")
     if not rows:
         console.info("No runs yet: `glaucli train BACKBONE` makes one.")
 

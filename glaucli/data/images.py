@@ -7,6 +7,8 @@ named filter, so one file gives the same pixels in training as in use.
 
 from __future__ import annotations
 
+import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -51,6 +53,8 @@ def load_image(path: str | Path, size: int | None = None) -> "np.ndarray":
 
     path = Path(path)
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block Pillow forever
+            raise ImageError(f"{path}: not a regular file")
         with warnings.catch_warnings():
             # Pillow only warns between its two bomb limits: refuse there too.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -69,6 +73,8 @@ def load_image(path: str | Path, size: int | None = None) -> "np.ndarray":
         raise ImageError(f"{path}: not an image file Pillow can read") from None
     except IsADirectoryError:
         raise ImageError(f"{path}: is a directory") from None
+    except RecursionError:
+        raise ImageError(f"{path}: unreadable image (too deeply nested)") from None
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
     except PermissionError:

@@ -26,7 +26,7 @@ from typing import Callable
 
 from glaucli.data import credentials as creds_mod
 from glaucli.data.layout import CLASSES, SPLITS, Dataset, choose_root, read_manifest, write_manifest
-from glaucli.errors import InputError, WorkError
+from glaucli.errors import InputError, Interrupted, WorkError
 
 DATASETS = {
     "v2": "deathtrooper/glaucoma-dataset-eyepacs-airogs-light-v2",
@@ -381,7 +381,12 @@ def download(dataset: str, data_dir: Path, name: str | None = None, variant: str
         version = api.version(ref)
         part = data_dir / ".downloads" / f"{name}-v{version}.zip.part"
         part.parent.mkdir(parents=True, exist_ok=True)
-        archive = fetch(api, ref, version, part, on_bytes)
+        try:
+            archive = fetch(api, ref, version, part, on_bytes)
+        except KeyboardInterrupt:
+            kept = part.stat().st_size if part.exists() else 0
+            raise Interrupted(f"download interrupted; {kept} bytes kept in {part}",
+                              hint="re-run the same command to resume") from None
         source = {"kind": "kaggle", "dataset": ref, "version": version, "archive": archive}
         counts = install_archive(part, target, source, variant, on_extract)
         part.unlink()

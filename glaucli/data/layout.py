@@ -110,6 +110,11 @@ class Dataset:
             pairs.extend((p, label) for p in images[:limit])
         return pairs
 
+    def unknown_folders(self) -> list[str]:
+        """Folders beside the class folders that glaucli ignores (e.g. train/SUSPECT)."""
+        return sorted(f"{split}/{d.name}" for split in SPLITS if (self.root / split).is_dir()
+                      for d in (self.root / split).iterdir() if d.is_dir() and d.name not in CLASSES)
+
     def counts(self) -> dict[str, dict[str, int]]:
         return {split: {cls: len(list_images(self.root / split / cls)) for cls in CLASSES}
                 for split in SPLITS}
@@ -172,4 +177,8 @@ def resolve_dataset(path: Path | None, data_dir: Path, variant: str | None = Non
                              hint="run `glaucli download` (or `glaucli sample DIR`), or pass a folder")
         console.info(f"Using dataset {found}")
         path = found
-    return Dataset(find_tree(Path(path), variant))
+    dataset = Dataset(find_tree(Path(path), variant))
+    if dataset.unknown_folders():
+        console.warn(f"ignoring folders that are not a class ({', '.join(CLASSES)}): "
+                     + ", ".join(dataset.unknown_folders()))
+    return dataset

@@ -29,7 +29,7 @@ from glaucli.console import RESEARCH_NOTE
 from glaucli.data.images import RESAMPLE
 from glaucli.data.layout import CLASSES, Dataset, find_tree, resolve_dataset
 from glaucli.data.pipeline import make_dataset, steps_per_epoch
-from glaucli.errors import InputError, Interrupted, UsageError
+from glaucli.errors import InputError, Interrupted, UsageError, WorkError
 from glaucli.models import backbones, classifier
 
 Report = Callable[[str, dict], None]
@@ -234,10 +234,20 @@ class Interrupts:
 # -- the per-epoch bookkeeping ----------------------------------------------------------------
 
 def save_atomic(model, path: Path) -> None:
-    """Keras insists on a .keras suffix, so the temp name keeps it; then rename."""
+    """Keras insists on a .keras suffix, so the temp name keeps it; then rename. A failed
+    save (disk full) leaves the previous file whole and no half file behind."""
+    import errno
+
     tmp = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno == errno.ENOSPC:
+            raise WorkError(f"disk full while saving {path}; the previous {path.name} is intact",
+                            hint="free space, then continue with glaucli train --resume") from None
+        raise
 
 
 HISTORY_FIELDS = ["phase", "epoch", "phase_epoch", "loss", "accuracy", "auc", "val_loss",
@@ -517,6 +527,14 @@ def _load_state(run: Path) -> dict | None:
     return {**_fresh_state(), **state}
 
 
+def _unreadable_image(exc: BaseException) -> str | None:
+    """The loader's one-line error inside a tf.data failure, if that is what this is."""
+    text = str(exc)
+    if type(exc).__name__ not in ("InvalidArgumentError", "UnknownError") or "ValueError: " not in text:
+        return None
+    return text.split("ValueError: ", 1)[1].splitlines()[0]
+
+
 def _fit(run: Path, meta: dict, model, twin, state: dict, phases: list[Phase], train_pairs, val_pairs,
          hardware: dict, report: Report) -> TrainResult:
     from glaucli.engine import metrics as screening
@@ -564,9 +582,13 @@ def _fit(run: Path, meta: dict, model, twin, state: dict, phases: list[Phase], t
         runs.write_meta(run, meta)
         raise Interrupted(f"training interrupted after {state['epoch']} complete epoch(s); {run} is kept",
                           hint=f"continue with: glaucli train --resume {run}") from None
-    except BaseException:
-        meta.update(status="failed", finished_at=runs.now())
+    except BaseException as exc:
+        meta.update(status="failed", finished_at=runs.now(), resume=f"glaucli train --resume {run}")
         runs.write_meta(run, meta)
+        unreadable = _unreadable_image(exc)
+        if unreadable:
+            raise WorkError(f"an image became unreadable during training: {unreadable}",
+                            hint=f"fix or remove it, then: glaucli train --resume {run}") from None
         raise
     if state["best_weights"] is not None:
         model.set_weights(state["best_weights"])
