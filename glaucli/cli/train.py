@@ -96,7 +96,7 @@ def train(
     patience: Annotated[int, typer.Option("--patience", min=1, help="Early stopping patience (epochs without a better val AUC).")] = 5,
     mixed_precision: Annotated[str, typer.Option("--mixed-precision", help="auto (on for GPUs of compute capability >= 7.0), on or off.")] = "auto",
     xla: Annotated[Optional[bool], typer.Option("--xla/--no-xla", help="Compile the train step with XLA \\[default: on with a GPU].", show_default=False)] = None,
-    strategy: Annotated[str, typer.Option("--strategy", help="auto (mirrored with several GPUs), none or mirrored.")] = "auto",
+    strategy: Annotated[str, typer.Option("--strategy", help="auto (multiworker when TF_CONFIG names several workers, mirrored with several GPUs), none, mirrored or multiworker.")] = "auto",
     tensorboard: Annotated[bool, typer.Option("--tensorboard", help="Write TensorBoard logs to RUN/tensorboard.")] = False,
     resume: Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted RUN (folder or name) in place.", show_default=False)] = None,
     members: Annotated[Optional[List[str]], typer.Option("--member", hidden=True)] = None,
@@ -127,9 +127,15 @@ def train(
     m = result.metrics
     console.info(f"Validation: AUC {m['auc']:.4f}, accuracy {m['accuracy']:.4f} at threshold "
                  f"{result.meta['threshold']:.3f}")
+    if not result.meta["hardware"].get("chief", True):
+        console.info("Worker finished; the chief wrote the run folder")
+        if json_out:
+            console.emit_json({"run": None, "chief": False, "metrics": m,
+                               "weights_sha256": result.meta["weights_sha256"]})
+        return
     console.info(f"Results saved to {result.run}")
     if json_out:
-        console.emit_json({"run": str(result.run), "metrics": m})
+        console.emit_json({"run": str(result.run), "metrics": m, "weights_sha256": result.meta["weights_sha256"]})
     else:
         console.emit_line(str(result.run))
 

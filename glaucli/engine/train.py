@@ -111,8 +111,8 @@ def _check(cfg: TrainConfig) -> None:
         raise UsageError("--class-weight must be auto or none")
     if cfg.mixed_precision not in ("auto", "on", "off"):
         raise UsageError("--mixed-precision must be auto, on or off")
-    if cfg.strategy not in ("auto", "none", "mirrored"):
-        raise UsageError("--strategy must be auto, none or mirrored")
+    if cfg.strategy not in ("auto", "none", "mirrored", "multiworker"):
+        raise UsageError("--strategy must be auto, none, mirrored or multiworker")
     if cfg.limit is not None and cfg.limit < 1:
         raise UsageError("--limit must be at least 1")
     if cfg.patience < 1:
@@ -166,8 +166,16 @@ def setup_hardware(cfg: TrainConfig, devices: dict) -> dict:
         raise UsageError("--mixed-precision on needs a GPU (float16 on CPU is slow)")
     k.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
     xla = bool(gpus) if cfg.xla is None else cfg.xla
-    name = cfg.strategy if cfg.strategy != "auto" else ("mirrored" if len(gpus) > 1 else "none")
-    if name == "mirrored":
+    cluster = tf_config_workers()
+    name = cfg.strategy
+    if name == "auto":
+        name = "multiworker" if cluster > 1 else "mirrored" if len(gpus) > 1 else "none"
+    if name == "multiworker":
+        if cluster < 2:
+            raise UsageError("--strategy multiworker needs TF_CONFIG naming two or more workers",
+                             hint="see README: Training on several machines")
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    elif name == "mirrored":
         # All GPUs; without GPUs, every logical CPU device (how tests and CPU hosts mirror).
         devices_ = None if gpus else [d.name for d in tf.config.list_logical_devices("CPU")]
         strategy = tf.distribute.MirroredStrategy(devices=devices_)
@@ -176,7 +184,32 @@ def setup_hardware(cfg: TrainConfig, devices: dict) -> dict:
     replicas = strategy.num_replicas_in_sync
     return {"precision": "mixed_float16" if mixed else "float32", "xla": xla, "strategy": name,
             "replicas": replicas, "global_batch": cfg.batch_size,
-            "per_replica_batch": max(1, cfg.batch_size // replicas), "_strategy": strategy}
+            "per_replica_batch": max(1, cfg.batch_size // replicas), "chief": is_chief(),
+            "_strategy": strategy}
+
+
+def tf_config_workers() -> int:
+    """How many workers (chief included) TF_CONFIG names; 0 without TF_CONFIG."""
+    import json
+
+    try:
+        cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    except ValueError:
+        raise InputError("TF_CONFIG is not valid JSON") from None
+    return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+
+
+def is_chief() -> bool:
+    """The one process that writes the run folder: TF_CONFIG's chief, else worker 0."""
+    import json
+
+    config_ = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    task = config_.get("task", {})
+    if not task:
+        return True
+    if "chief" in config_.get("cluster", {}):
+        return task.get("type") == "chief"
+    return task.get("type") == "worker" and int(task.get("index", 0)) == 0
 
 
 def compile_model(model, lr: float, xla: bool = False) -> None:
@@ -363,9 +396,12 @@ def _fresh_state() -> dict:
 # -- the driver -------------------------------------------------------------------------------
 
 def predict_scores(model, pairs, image_size: int, batch_size: int):
-    """P(RG) for each (path, label) pair, in order, through the one pipeline."""
+    """P(RG) for each (path, label) pair, in order, through the one pipeline. A plain loop:
+    Model.predict is not usable under every distribution strategy."""
+    import numpy as np
+
     ds = make_dataset(pairs, image_size, batch_size, with_labels=False)
-    return model.predict(ds, verbose=0).reshape(-1)
+    return np.concatenate([np.asarray(model(x, training=False)).reshape(-1) for x in ds])
 
 
 def versions() -> dict:
@@ -420,17 +456,24 @@ def train(cfg: TrainConfig, report: Report = lambda kind, data: None) -> TrainRe
     dataset = resolve_dataset(cfg.data, config.data_dir(cfg.data_dir), cfg.variant)
     train_pairs = dataset.require("train", cfg.limit)
     val_pairs = dataset.require("validation", cfg.limit)
-    seed = cfg.seed if cfg.seed is not None else (0 if cfg.deterministic else random.randrange(2**31))
-    _seed_everything(seed, cfg.deterministic)
     devices = describe_devices()
-    hardware = setup_hardware(cfg, devices)
+    hardware = setup_hardware(cfg, devices)  # first: a multi-worker strategy must precede other TF work
+    # Workers must agree on the seed (same initial weights, same data order to shard).
+    fixed = cfg.deterministic or hardware["strategy"] == "multiworker"
+    seed = cfg.seed if cfg.seed is not None else (0 if fixed else random.randrange(2**31))
+    _seed_everything(seed, cfg.deterministic)
     phases = plan(cfg, bb, weights)
     with hardware["_strategy"].scope():
         built, extra = _build(cfg, bb, size, weights)
     twin = keras().Model.from_config(built.model.get_config())  # saves best.keras without optimizer
 
     kind = "ensemble" if cfg.members else "train"
-    run = runs.new_run_dir(config.runs_dir(cfg.runs_dir), kind, cfg.name or extra.get("method") or bb.name)
+    if hardware["chief"]:
+        run = runs.new_run_dir(config.runs_dir(cfg.runs_dir), kind, cfg.name or extra.get("method") or bb.name)
+    else:  # only the chief writes the run folder; the others keep their files apart
+        import tempfile
+
+        run = Path(tempfile.mkdtemp(prefix="glaucli-worker-"))
     labels = [label for _, label in train_pairs]
     meta = {
         "kind": kind, "status": "running", "started_at": runs.now(), "finished_at": None,
@@ -486,8 +529,8 @@ def resume(run_arg: str | Path, overrides: dict, runs_dir: Path | None = None,
     dataset = Dataset(find_tree(Path(meta["data"]["path"]), cfg.variant))
     train_pairs = dataset.require("train", cfg.limit)
     val_pairs = dataset.require("validation", cfg.limit)
-    _seed_everything(meta["seed"], cfg.deterministic)
     hardware = setup_hardware(cfg, describe_devices())
+    _seed_everything(meta["seed"], cfg.deterministic)
     phases = plan(cfg, bb, weights)
     saved = _load_state(run)
     state = saved or _fresh_state()
@@ -569,10 +612,9 @@ def _fit(run: Path, meta: dict, model, twin, state: dict, phases: list[Phase], t
                     if cfg_args.get("tensorboard"):
                         callbacks.append(keras().callbacks.TensorBoard(log_dir=str(run / "tensorboard")))
                     phase_start = time.monotonic()
-                    model.fit(train_ds, validation_data=val_ds, epochs=phase.epochs,
-                              initial_epoch=state["phase_epoch"], steps_per_epoch=state["steps"],
-                              class_weight=_int_keys(meta.get("class_weight")), verbose=0,
-                              callbacks=callbacks)
+                    fit = distributed_fit if hardware["strategy"] == "multiworker" else keras_fit
+                    fit(model, hardware["_strategy"], train_ds, val_ds, phase.epochs, state["phase_epoch"],
+                        state["steps"], _int_keys(meta.get("class_weight")), callbacks, batch)
                     durations[phase.name] = round(durations.get(phase.name, 0) + time.monotonic() - phase_start, 1)
                 state.update(phase_index=index + 1, phase_epoch=0)
                 _save_state(run, state)
@@ -602,10 +644,91 @@ def _fit(run: Path, meta: dict, model, twin, state: dict, phases: list[Phase], t
     meta.update(status="complete", finished_at=runs.now(), threshold=threshold,
                 threshold_method="youden (validation)", epochs_done=state["epoch"],
                 durations_s=durations, metrics={"validation": val_metrics})
+    meta["weights_sha256"] = weights_digest(model)
     meta.pop("resume", None)
     runs.write_meta(run, meta)
     _plot_curves(run, report)
     return TrainResult(run, val_metrics, meta)
+
+
+def weights_digest(model) -> str:
+    """SHA-256 of the weights: equal digests, equal models (workers, reproductions)."""
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for w in model.get_weights():
+        digest.update(np.ascontiguousarray(w).tobytes())
+    return digest.hexdigest()
+
+
+def keras_fit(model, strategy, train_ds, val_ds, epochs, initial_epoch, steps, class_weight, callbacks, batch):
+    model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
+              steps_per_epoch=steps, class_weight=class_weight, verbose=0, callbacks=callbacks)
+
+
+def distributed_fit(model, strategy, train_ds, val_ds, epochs, initial_epoch, steps, class_weight,
+                    callbacks, batch):
+    """Model.fit's epoch loop for MultiWorkerMirroredStrategy, where Keras 3's own fit fails
+    (keras-team/keras#20585): strategy.run over a distributed dataset, GradientTape, the
+    optimizer's apply_gradients, and the same callbacks, so checkpoints, history, early
+    stopping and progress behave as in every other run. Validation runs on each worker
+    alone over the whole split, so every worker takes the same stop decisions."""
+    import numpy as np
+
+    from glaucli.tf import keras, tensorflow
+
+    tf, k = tensorflow(), keras()
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    iterator = iter(strategy.experimental_distribute_dataset(train_ds.with_options(options)))
+    weights = tf.constant([class_weight.get(0, 1.0), class_weight.get(1, 1.0)] if class_weight else [1.0, 1.0])
+    bce = k.losses.BinaryCrossentropy(reduction=None)
+
+    @tf.function
+    def train_step(it):
+        def step(x, y):
+            with tf.GradientTape() as tape:
+                p = model(x, training=True)
+                per_example = bce(y[:, None], p) * tf.gather(weights, tf.cast(y, tf.int32))
+                loss = tf.nn.compute_average_loss(per_example, global_batch_size=batch)
+            grads = tape.gradient(loss, model.trainable_variables)
+            model.optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            correct = tf.reduce_sum(tf.cast(tf.equal(tf.cast(p[:, 0] >= 0.5, tf.float32), y), tf.float32))
+            return loss, correct
+
+        loss, correct = strategy.run(step, args=next(it))
+        return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
+                strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None))
+
+    def evaluate():
+        from sklearn.metrics import roc_auc_score
+
+        ys, ps = [], []
+        for x, y in val_ds:
+            ps.append(np.asarray(model(x, training=False)).reshape(-1))
+            ys.append(np.asarray(y))
+        y, p = np.concatenate(ys), np.clip(np.concatenate(ps), 1e-7, 1 - 1e-7)
+        loss = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+        auc = float(roc_auc_score(y, p)) if len(set(y)) == 2 else float("nan")
+        return {"val_loss": loss, "val_accuracy": float(np.mean((p >= 0.5) == y)), "val_auc": auc}
+
+    callback_list = k.callbacks.CallbackList(callbacks, model=model)
+    model.stop_training = False
+    callback_list.on_train_begin()
+    for epoch in range(initial_epoch, epochs):
+        callback_list.on_epoch_begin(epoch)
+        total_loss = total_correct = 0.0
+        for i in range(steps):
+            loss, correct = train_step(iterator)
+            total_loss, total_correct = total_loss + float(loss), total_correct + float(correct)
+            logs = {"loss": total_loss / (i + 1), "accuracy": total_correct / ((i + 1) * batch)}
+            callback_list.on_train_batch_end(i, logs)
+        callback_list.on_epoch_end(epoch, {**logs, **evaluate()})
+        if model.stop_training:
+            break
+    callback_list.on_train_end()
 
 
 def _plot_curves(run: Path, report: Report) -> None:

@@ -58,3 +58,41 @@ def test_cpu_report_and_refusals(cli, sample_set):
     assert "CPU only" in result.stderr and "Precision float32, XLA off, strategy none" in result.stderr
     assert "mixed-precision" in cli(*common, "--mixed-precision", "on", code=2).stderr
     cli(*common, "--strategy", "ring", code=2)
+
+
+def test_multiworker_two_processes_identical_weights_one_run_folder(tmp_path):
+    """Two real `glaucli train` processes on 127.0.0.1 form a cluster from TF_CONFIG."""
+    import os
+    import socket
+
+    data = make_sample(tmp_path / "d", per_class=12, size=32)
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    procs = []
+    for index in range(2):
+        env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        env = {k: v for k, v in env.items() if "proxy" not in k.lower()}
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "glaucli", "train", "basic-cnn", "--data", str(data), "--runs-dir",
+             str(tmp_path / "runs"), "--image-size", "32", "--batch-size", "8", "--epochs", "2", "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+    outputs = []
+    try:
+        for proc in procs:
+            out, err = proc.communicate(timeout=240)
+            assert proc.returncode == 0, err[-3000:]
+            outputs.append(json.loads(out))
+    finally:
+        for proc in procs:
+            proc.kill()
+    chief, worker = outputs
+    assert chief["run"] == str(tmp_path / "runs" / "train" / "basic-cnn") and worker["run"] is None
+    assert chief["weights_sha256"] == worker["weights_sha256"]
+    assert [p.name for p in (tmp_path / "runs" / "train").iterdir()] == ["basic-cnn"]
+    meta = json.loads((tmp_path / "runs" / "train" / "basic-cnn" / "meta.json").read_text())
+    assert meta["hardware"]["strategy"] == "multiworker" and meta["hardware"]["replicas"] == 2
+    assert meta["status"] == "complete"
