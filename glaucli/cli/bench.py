@@ -19,7 +19,7 @@ COLUMNS = (("pipeline_img_s", "pipeline img/s"), ("train_pipeline_img_s", "train
 def bench(
     backbones: Annotated[Optional[List[str]], typer.Argument(help="Backbones \\[default: basic-cnn mobilenet-v3-small].", show_default=False)] = None,
     image_size: Annotated[int, typer.Option("--image-size", min=16)] = 96,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 16,
+    batch_size: options.BatchSize = 16,
     steps: Annotated[int, typer.Option("--steps", min=1, help="Batches per measurement.")] = 8,
     data: Annotated[Optional[Path], typer.Option("--data", help="A real dataset folder \\[default: a temporary sample set].", show_default=False)] = None,
     json_out: options.Json = False,

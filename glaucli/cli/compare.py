@@ -16,21 +16,18 @@ MAIN = ("auc", "pauc_90", "sens_at_95spec", "accuracy", "sensitivity", "specific
 def compare(
     runs: Annotated[List[str], typer.Argument(help="Runs to compare (folders, names or .keras files).", show_default=False)],
     data: Annotated[Optional[Path], typer.Option("--data", help="Dataset \\[default: each run's own].", show_default=False)] = None,
-    split: Annotated[str, typer.Option("--split", help="test, validation or train.")] = "test",
-    bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples for the intervals.")] = 1000,
+    split: options.Split = "test",
+    bootstrap: options.Bootstrap = 1000,
     runs_dir: options.RunsDir = None,
     json_out: options.Json = False,
     quiet: options.Quiet = False,
 ) -> None:
     """Evaluate several runs on one split and show their metrics (with 95 % intervals) side by side."""
     options.apply(quiet)
-    from glaucli.data.layout import SPLITS
     from glaucli.engine.evaluate import evaluate
-    from glaucli.errors import UsageError
     from glaucli.runs import resolve_run
 
-    if split not in SPLITS:
-        raise UsageError(f"--split must be one of {', '.join(SPLITS)}")
+    options.check_split(split)
     resolved = [resolve_run(r, config.runs_dir(runs_dir)) for r in runs]  # all inputs checked first
     results = []
     for run in resolved:

@@ -14,27 +14,25 @@ from glaucli.cli import options
 def evaluate(
     run: Annotated[Optional[str], typer.Argument(help="Run folder, run name, or .keras file \\[default: latest complete run].", show_default=False)] = None,
     data: Annotated[Optional[Path], typer.Option("--data", help="Dataset folder \\[default: the run's own].", show_default=False)] = None,
-    split: Annotated[str, typer.Option("--split", help="test, validation or train.")] = "test",
-    threshold: Annotated[Optional[float], typer.Option("--threshold", help="Decision threshold in [0, 1] \\[default: the run's].", show_default=False)] = None,
+    split: options.Split = "test",
+    threshold: options.Threshold = None,
     target_specificity: Annotated[Optional[float], typer.Option("--target-specificity", help="Pick the threshold reaching this specificity on the validation split.", show_default=False)] = None,
-    tta: Annotated[bool, typer.Option("--tta", help="Average predictions over flips.")] = False,
-    bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples for 95 % intervals (0: none).")] = 1000,
+    tta: options.Tta = False,
+    bootstrap: options.Bootstrap = 1000,
     fail_under: Annotated[Optional[str], typer.Option("--fail-under", help="Exit 4 unless every NAME>=VALUE holds, e.g. accuracy=0.9,auc=0.95.", show_default=False)] = None,
     output: Annotated[Optional[Path], typer.Option("--output", help="Folder for metrics.json, predictions.csv and plots \\[default: RUN/eval/SPLIT].", show_default=False)] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    batch_size: options.BatchSize = 32,
     runs_dir: options.RunsDir = None,
     json_out: options.Json = False,
     quiet: options.Quiet = False,
 ) -> None:
     """Evaluate a run: sensitivity, specificity, AUC, pAUC, intervals, confusion matrix, plots."""
     options.apply(quiet)
-    from glaucli.data.layout import SPLITS
     from glaucli.engine.evaluate import evaluate as run_evaluation, failed_gate, parse_gate
-    from glaucli.errors import QualityGateError, UsageError
+    from glaucli.errors import QualityGateError
     from glaucli.runs import resolve_run
 
-    if split not in SPLITS:
-        raise UsageError(f"--split must be one of {', '.join(SPLITS)} (got {split!r})")
+    options.check_split(split)
     gate = parse_gate(fail_under)
     resolved = resolve_run(run, config.runs_dir(runs_dir))
     with console.Progress(f"Evaluating {resolved.name} on {split}", None, "images") as bar:

@@ -24,3 +24,19 @@ Variant = Annotated[Optional[str], typer.Option(
 def apply(quiet: bool) -> None:
     """Honour --quiet given after the subcommand as well as before it."""
     console.configure(quiet=quiet)
+
+
+Threshold = Annotated[Optional[float], typer.Option(
+    "--threshold", help="Decision threshold in [0, 1] \\[default: the run's].", show_default=False)]
+Tta = Annotated[bool, typer.Option("--tta", help="Average predictions over flips.")]
+BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Images per batch.")]
+Split = Annotated[str, typer.Option("--split", help="test, validation or train.")]
+Bootstrap = Annotated[int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples for the 95 % intervals (0: none).")]
+
+
+def check_split(split: str) -> None:
+    from glaucli.data.layout import SPLITS
+    from glaucli.errors import UsageError
+
+    if split not in SPLITS:
+        raise UsageError(f"--split must be one of {', '.join(SPLITS)} (got {split!r})")

@@ -10,8 +10,6 @@ import pytest
 from glaucli.errors import UsageError
 from glaucli.models import backbones, classifier
 
-FAST = ["basic-cnn", "mobilenet-v3-small", "resnet50", "densenet121"]
-SLOW = [n for n in backbones.REGISTRY if n not in FAST]
 
 
 def _check(name, size=None):
@@ -34,14 +32,9 @@ def _check(name, size=None):
     assert np.isfinite(np.asarray(loss).ravel()[0])
 
 
-@pytest.mark.parametrize("name", FAST)
+@pytest.mark.parametrize("name", list(backbones.REGISTRY))
 def test_backbone_builds_and_steps(name):
-    _check(name)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", SLOW)
-def test_big_backbone_builds_and_steps(name):
+    """Eager steps at the smallest size keep all nine under a minute on 2 CPU cores."""
     _check(name)
 
 
