@@ -169,12 +169,22 @@ def _expected_md5(headers) -> str | None:
     return None
 
 
-def _md5_of(path: Path) -> str:
+def _md5_prefix(path: Path, length: int):
+    """An MD5 object fed with the first `length` bytes of `path`."""
     digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    if length:
+        with open(path, "rb") as fh:
+            while length > 0:
+                block = fh.read(min(CHUNK, length))
+                if not block:
+                    break
+                digest.update(block)
+                length -= len(block)
+    return digest
+
+
+def _md5_of(path: Path) -> str:
+    return _md5_prefix(path, path.stat().st_size).hexdigest()
 
 
 def fetch(api: _Api, ref: str, version: int, part: Path, progress: Progress | None) -> dict:
@@ -187,6 +197,7 @@ def fetch(api: _Api, ref: str, version: int, part: Path, progress: Progress | No
     session = requests.Session()
     url = api.signed_url(ref, version)
     error = ""
+    digest, hashed = hashlib.md5(), 0  # hashed while written: no second pass over the archive
     for attempt in range(MAX_ATTEMPTS):
         have = part.stat().st_size if part.exists() else 0
         headers = {}
@@ -211,12 +222,16 @@ def fetch(api: _Api, ref: str, version: int, part: Path, progress: Progress | No
                     state_file.write_text(json.dumps(state))
                 else:  # 206: the object's hash covers the whole object
                     state["md5"] = _expected_md5(response.headers) or state.get("md5")
+                if hashed != have:  # resuming a part this process has not hashed yet
+                    digest, hashed = _md5_prefix(part, have), have
                 with open(part, "ab" if have else "wb") as fh:
                     # read1 hands over whatever has arrived, so a dropped connection
                     # loses nothing already received (iter_content would buffer a chunk).
                     for block in iter(lambda: response.raw.read1(CHUNK), b""):
                         fh.write(block)
+                        digest.update(block)
                         have += len(block)
+                        hashed = have
                         if progress:
                             progress(have, state.get("size"))
             if state.get("size") is None or have >= state["size"]:
@@ -236,7 +251,7 @@ def fetch(api: _Api, ref: str, version: int, part: Path, progress: Progress | No
     size = part.stat().st_size
     if state.get("size") is not None and size != state["size"]:
         raise WorkError(f"downloaded {size} bytes, expected {state['size']}", hint="re-run to resume")
-    md5 = _md5_of(part)
+    md5 = digest.hexdigest() if hashed == size else _md5_of(part)
     if state.get("md5") and md5 != state["md5"]:
         part.unlink()
         state_file.unlink(missing_ok=True)
