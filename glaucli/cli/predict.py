@@ -77,7 +77,7 @@ def predict(
                              overflow="fold")
         for r in rows:
             if "error" in r:
-                table.add_row(r["image"], "-", f"[red]error[/]", "-")
+                table.add_row(r["image"], "-", "[red]error[/]", "-")
             else:
                 verdict = VERDICTS[int(r["label"] == "RG")]
                 style = "bold red" if r["label"] == "RG" else "green"

@@ -46,7 +46,7 @@ def _to_rgb8(img):
     return img.convert("RGB")
 
 
-def load_image(path: str | Path, size: int | None = None) -> "np.ndarray":
+def load_image(path: str | Path, size: int | None = None):
     """Decode `path` to a uint8 array of shape (size, size, 3) (or native size)."""
     import numpy as np
     from PIL import Image, ImageOps, UnidentifiedImageError

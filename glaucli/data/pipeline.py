@@ -14,7 +14,7 @@ from glaucli.data.images import ImageError, load_image
 AUGMENT_LEVELS = ("none", "light", "strong", "seed")
 
 
-def _decode(path: bytes, size) -> "np.ndarray":
+def _decode(path: bytes, size):
     try:
         return load_image(path.decode(), int(size))
     except ImageError as exc:

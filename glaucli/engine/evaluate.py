@@ -66,10 +66,13 @@ def evaluate(run: Run, data: Path | None = None, split: str = "test", threshold:
     pairs = dataset.require(split)
     model = load_model(run.model_path)
 
-    def progress(n, total=len(pairs), done=[0]):
-        done[0] += n
+    done = 0
+
+    def progress(n: int) -> None:
+        nonlocal done
+        done += n
         if on_batch:
-            on_batch(done[0], total)
+            on_batch(done, len(pairs))
 
     if target_specificity is not None:
         val_pairs = dataset.require("validation")

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from glaucli.runs import read_meta, write_meta
-from tests.conftest import make_sample
 
 
 def _constant_run(root: Path, name: str, p: float, threshold: float, data: Path, size: int = 32) -> Path:
