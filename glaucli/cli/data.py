@@ -32,7 +32,7 @@ def data(
     from glaucli.data.layout import CLASSES, SPLITS, list_images, resolve_dataset
 
     dataset = resolve_dataset(path, config.data_dir(data_dir), variant)
-    files = [p for s in SPLITS for c in CLASSES for p in list_images(dataset.root / s / c)]
+    files = [p for s in SPLITS for c in CLASSES for p in list_images(dataset.folder(s, c))]
     counts = dataset.counts()
     sizes: Counter[tuple[int, int]] = Counter()
     unreadable: list[dict[str, str]] = []

@@ -25,7 +25,8 @@ from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from glaucli.data import credentials as creds_mod
-from glaucli.data.layout import CLASSES, SPLITS, Dataset, choose_root, read_manifest, write_manifest
+from glaucli.data.layout import (CLASSES, SPLITS, Dataset, canonical, choose_root, read_manifest,
+                                 write_manifest)
 from glaucli.errors import InputError, Interrupted, WorkError
 
 DATASETS = {
@@ -267,7 +268,7 @@ def _zip_roots(names: list[str]) -> list[PurePosixPath]:
     for name in names:
         parts = PurePosixPath(name).parts
         for i in range(len(parts) - 2):
-            if parts[i] in SPLITS and parts[i + 1] in CLASSES:
+            if canonical(parts[i]) in SPLITS and canonical(parts[i + 1]) in CLASSES:
                 roots.add(PurePosixPath(*parts[:i]))
                 break
     return sorted(roots)
@@ -308,8 +309,10 @@ def install_archive(archive: Path, target: Path, source: dict, variant: str | No
         wanted = []
         for info in infos:
             rel = PurePosixPath(info.filename).relative_to(root) if PurePosixPath(info.filename).is_relative_to(root) else None
-            if rel and len(rel.parts) >= 3 and rel.parts[0] in SPLITS and rel.parts[1] in CLASSES and not info.is_dir():
-                wanted.append((info, rel))
+            if (rel and len(rel.parts) >= 3 and canonical(rel.parts[0]) in SPLITS
+                    and canonical(rel.parts[1]) in CLASSES and not info.is_dir()):
+                # Written under the canonical names: the normalised tree is always train/RG...
+                wanted.append((info, PurePosixPath(canonical(rel.parts[0]), canonical(rel.parts[1]), *rel.parts[2:])))
         total = sum(i.file_size for i, _ in wanted)
         packed = max(1, sum(i.compress_size for i, _ in wanted))
         if total > MAX_RATIO * packed and total > 64 << 20:

@@ -18,17 +18,37 @@ from glaucli.errors import InputError
 
 SPLITS = ("train", "validation", "test")
 CLASSES = ("NRG", "RG")  # label index = position: NRG = 0, RG = 1
+# Other spellings seen in the wild, matched case-insensitively ("val", "Train", "rg").
+_ALIASES = {"train": ("train", "training"), "validation": ("validation", "val", "valid"),
+            "test": ("test", "testing"), "NRG": ("nrg",), "RG": ("rg",)}
+_CANONICAL = {alias: name for name, aliases in _ALIASES.items() for alias in aliases}
 PREFERRED_VARIANT = "release-crop"
 MANIFEST = "manifest.json"
 _MAX_DEPTH = 6
 
 
+def canonical(name: str) -> str | None:
+    """The split or class a folder name stands for (`Val` -> `validation`), or None."""
+    return _CANONICAL.get(name.lower())
+
+
+def subdir(parent: Path, name: str) -> Path:
+    """The child folder of `parent` that stands for split/class `name`, in whatever spelling
+    it exists; `parent / name` when there is none."""
+    if (parent / name).is_dir():
+        return parent / name
+    try:
+        return next(d for d in sorted(parent.iterdir()) if d.is_dir() and canonical(d.name) == name)
+    except (StopIteration, OSError):
+        return parent / name
+
+
 def _is_split_dir(path: Path) -> bool:
-    return all((path / cls).is_dir() for cls in CLASSES)
+    return all(subdir(path, cls).is_dir() for cls in CLASSES)
 
 
 def _is_root(path: Path) -> bool:
-    return any(_is_split_dir(path / split) for split in SPLITS)
+    return any(_is_split_dir(subdir(path, split)) for split in SPLITS)
 
 
 def find_roots(path: Path) -> list[Path]:
@@ -102,21 +122,29 @@ class Dataset:
 
     root: Path
 
+    def folder(self, split: str, cls: str) -> Path:
+        return subdir(subdir(self.root, split), cls)
+
     def files(self, split: str, limit: int | None = None) -> list[tuple[Path, int]]:
         """(path, label) pairs of one split; at most `limit` per class."""
         pairs = []
         for label, cls in enumerate(CLASSES):
-            images = list_images(self.root / split / cls)
+            images = list_images(self.folder(split, cls))
             pairs.extend((p, label) for p in images[:limit])
         return pairs
 
     def unknown_folders(self) -> list[str]:
         """Folders beside the class folders that glaucli ignores (e.g. train/SUSPECT)."""
-        return sorted(f"{split}/{d.name}" for split in SPLITS if (self.root / split).is_dir()
-                      for d in (self.root / split).iterdir() if d.is_dir() and d.name not in CLASSES)
+        found = []
+        for split in SPLITS:
+            folder = subdir(self.root, split)
+            if folder.is_dir():
+                found += [f"{folder.name}/{d.name}" for d in folder.iterdir()
+                          if d.is_dir() and canonical(d.name) not in CLASSES]
+        return sorted(found)
 
     def counts(self) -> dict[str, dict[str, int]]:
-        return {split: {cls: len(list_images(self.root / split / cls)) for cls in CLASSES}
+        return {split: {cls: len(list_images(self.folder(split, cls))) for cls in CLASSES}
                 for split in SPLITS}
 
     def require(self, split: str, limit: int | None = None) -> list[tuple[Path, int]]:
@@ -124,7 +152,7 @@ class Dataset:
         pairs = self.files(split, limit)
         for label, cls in enumerate(CLASSES):
             if not any(lab == label for _, lab in pairs):
-                raise InputError(f"{self.root / split / cls} holds no images",
+                raise InputError(f"{self.folder(split, cls)} holds no images",
                                  hint=f"the {split} split needs images of both classes")
         return pairs
 
@@ -135,7 +163,7 @@ class Dataset:
         digest = hashlib.sha256()
         for split in SPLITS:
             for cls in CLASSES:
-                for p in list_images(self.root / split / cls):
+                for p in list_images(self.folder(split, cls)):
                     digest.update(f"{split}/{cls}/{p.name}:{p.stat().st_size}\n".encode())
         return digest.hexdigest()[:16]
 

@@ -325,9 +325,10 @@ def _run_callback(run: Path, phase: Phase, twin, state: dict, interrupts: Interr
                 raise _StopRequested
             self.batch_times.append(time.monotonic())
             report("batch", {"step": batch + 1, "steps": state["steps"], "logs": dict(logs or {})})
-            if batch == 3 and not state.get("estimated"):
+            # Estimate from batches 2..10: the first ones include graph tracing and warm-up.
+            if batch == min(10, state["steps"] - 1) and batch >= 3 and not state.get("estimated"):
                 state["estimated"] = True
-                per_batch = (self.batch_times[-1] - self.batch_times[0]) / 3
+                per_batch = (self.batch_times[-1] - self.batch_times[1]) / (len(self.batch_times) - 2)
                 report("estimate", {"seconds_per_epoch": per_batch * state["steps"]})
 
         def on_epoch_end(self, epoch, logs=None):
@@ -738,6 +739,7 @@ def _plot_curves(run: Path, report: Report) -> None:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
 
         with open(run / "history.csv") as fh:
             rows = list(csv.DictReader(fh))
@@ -751,6 +753,7 @@ def _plot_curves(run: Path, report: Report) -> None:
                 if rows[i]["phase"] != rows[i - 1]["phase"]:
                     ax.axvline(epochs[i] - 0.5, color="grey", lw=0.8, ls=":")
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_title(key)
             ax.legend(fontsize=8)
         fig.tight_layout()

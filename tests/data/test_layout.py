@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +60,24 @@ def test_data_defaults_to_newest_download(cli, tmp_path):
     cli("data", code=3)
     cli("sample", tmp_path / "data" / "mini", "--per-class", "2", "--size", "32")
     assert cli.json("data")["path"] == str(tmp_path / "data" / "mini")
+
+
+def test_other_spellings_of_splits_and_classes(cli, tmp_path):
+    """`val`, `Train`, `rg`: found, counted, trained on; archives are normalised."""
+    import zipfile
+
+    src = make_sample(tmp_path / "src", per_class=3, size=32)
+    odd = tmp_path / "odd"
+    for split, new_split in (("train", "Train"), ("validation", "val"), ("test", "TEST")):
+        for cls, new_cls in (("NRG", "nrg"), ("RG", "Rg")):
+            (odd / new_split).mkdir(parents=True, exist_ok=True)
+            shutil.copytree(src / split / cls, odd / new_split / new_cls)
+    ds = Dataset(find_tree(odd))
+    assert ds.counts()["validation"] == {"NRG": 2, "RG": 2} and ds.unknown_folders() == []
+    cli("train", "basic-cnn", "--data", odd, "--image-size", "32", "--epochs", "1", "--quiet")
+    archive = tmp_path / "odd.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in sorted(odd.rglob("*.jpg")):
+            zf.write(f, "pack/" + f.relative_to(odd).as_posix())
+    info = cli.json("download", "--from-zip", archive)
+    assert (Path(info["path"]) / "validation" / "RG").is_dir() and info["counts"]["test"] == {"NRG": 2, "RG": 2}
