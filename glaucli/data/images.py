@@ -13,7 +13,9 @@ import warnings
 from pathlib import Path
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
-RESAMPLE = "bilinear"  # recorded in meta.json; Pillow's antialiased bilinear
+# Recorded in meta.json: non-square photos are padded to a square with black (the fundus
+# background) so the disc keeps its shape, then resized with Pillow's antialiased bilinear.
+RESAMPLE = "pad-square-black+bilinear"
 MAX_PIXELS = 100_000_000  # above this an image is refused as a decompression bomb
 
 
@@ -46,8 +48,22 @@ def _to_rgb8(img):
     return img.convert("RGB")
 
 
+def pad_square(img):
+    """Centre `img` on a black square canvas (a no-op for square images)."""
+    from PIL import Image
+
+    w, h = img.size
+    if w == h:
+        return img
+    side = max(w, h)
+    canvas = Image.new("RGB", (side, side))
+    canvas.paste(img, ((side - w) // 2, (side - h) // 2))
+    return canvas
+
+
 def load_image(path: str | Path, size: int | None = None):
-    """Decode `path` to a uint8 array of shape (size, size, 3) (or native size)."""
+    """Decode `path` to a uint8 array of shape (size, size, 3), padded to a square first;
+    without `size`, the photo as it is (native size and aspect)."""
     import numpy as np
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -65,7 +81,7 @@ def load_image(path: str | Path, size: int | None = None):
                 img = ImageOps.exif_transpose(img)
                 img = _to_rgb8(img)
                 if size:
-                    img = img.resize((size, size), Image.Resampling.BILINEAR)
+                    img = pad_square(img).resize((size, size), Image.Resampling.BILINEAR)
                 return np.asarray(img, dtype=np.uint8)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"{path}: refused, too many pixels (decompression bomb?)") from None

@@ -90,7 +90,10 @@ def overlay(heat, path: Path, out: Path, alpha: float = 0.4) -> Path:
 
     photo = load_image(path)
     h, w = photo.shape[:2]
-    heat_img = Image.fromarray((heat * 255).astype("uint8")).resize((w, h), Image.Resampling.BILINEAR)
+    side = max(h, w)  # the model saw the photo padded to a square: cut the padding off the map
+    heat_img = Image.fromarray((heat * 255).astype("uint8")).resize((side, side), Image.Resampling.BILINEAR)
+    left, top = (side - w) // 2, (side - h) // 2
+    heat_img = heat_img.crop((left, top, left + w, top + h))
     colored = colormaps["jet"](np.asarray(heat_img) / 255.0)[..., :3] * 255
     blended = (1 - alpha) * photo + alpha * colored
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -162,3 +162,23 @@ def test_unsafe_and_non_models_exit_3(cli, photos, tmp_path):
     flat = tmp_path / "flat.keras"
     keras.Model(vec, keras.layers.Dense(1)(vec)).save(flat)
     assert "not one square RGB image" in cli("predict", photos / "rg0.jpg", "--model", flat, code=3).stderr
+
+
+def test_non_square_photo_is_padded_not_squashed(tmp_path):
+    arr = np.full((20, 40, 3), 200, np.uint8)  # a wide grey photo
+    path = _save(Image.fromarray(arr), tmp_path / "wide.png")
+    out = load_image(path, 40)
+    assert out.shape == (40, 40, 3)
+    assert out[:8].max() < 10 and out[-8:].max() < 10  # black bands above and below
+    assert abs(int(out[20, 20, 0]) - 200) <= 2  # the photo itself keeps its pixels
+    assert load_image(path).shape == (20, 40, 3)  # without a size: the photo as it is
+
+
+def test_overlay_on_non_square_photo_keeps_its_size(cli, trained, tmp_path):
+    wide = tmp_path / "wide.jpg"
+    photo = Image.open(next((trained["data"] / "test" / "RG").glob("*.jpg")))
+    canvas = Image.new("RGB", (photo.width * 2, photo.height))
+    canvas.paste(photo, (photo.width // 2, 0))
+    canvas.save(wide)
+    cli("predict", wide, "--model", trained["run"], "--explain", tmp_path / "cams")
+    assert Image.open(tmp_path / "cams" / "wide_gradcam.png").size == canvas.size
