@@ -81,7 +81,9 @@ def load_image(path: str | Path, size: int | None = None):
                 img = ImageOps.exif_transpose(img)
                 img = _to_rgb8(img)
                 if size:
-                    img = pad_square(img).resize((size, size), Image.Resampling.BILINEAR)
+                    img = pad_square(img)
+                    if img.size != (size, size):  # already the right size: nothing to resample
+                        img = img.resize((size, size), Image.Resampling.BILINEAR)
                 return np.asarray(img, dtype=np.uint8)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"{path}: refused, too many pixels (decompression bomb?)") from None
