@@ -62,6 +62,8 @@ def evaluate(run: Run, data: Path | None = None, split: str = "test", threshold:
     data_path = data or (run.meta.get("data") or {}).get("path")
     if not data_path:
         raise InputError(f"{run.path} records no dataset; pass --data")
+    if data is None and not Path(data_path).is_dir():
+        raise InputError(f"the run's dataset {data_path} is no longer there", hint="pass --data DIR")
     dataset = Dataset(find_tree(Path(data_path)))
     pairs = dataset.require(split)
     model = load_model(run.model_path)

@@ -9,6 +9,8 @@ the backbone.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,7 +89,9 @@ def _load_standalone(constructor, backbone: Backbone, size: int, weights: str):
         previous = socket.getdefaulttimeout()
         socket.setdefaulttimeout(20)  # Keras' download has no timeout of its own
         try:
-            return constructor(include_top=False, weights="imagenet", input_shape=(size, size, 3))
+            # Keras prints its download progress on stdout, which belongs to glaucli's data.
+            with contextlib.redirect_stdout(sys.stderr):
+                return constructor(include_top=False, weights="imagenet", input_shape=(size, size, 3))
         except Exception as exc:  # Keras raises a bare Exception("URL fetch failure ...") offline
             if "fetch failure" in str(exc) or isinstance(exc, (OSError, TimeoutError)):
                 raise InputError(f"cannot download the ImageNet weights for {backbone.name} (offline?)",
