@@ -71,12 +71,21 @@ def _backoff(attempt: int) -> float:
 
 # -- the Kaggle API (through kagglesdk) ------------------------------------------------
 
+def _retrying(warn, what: str, error: str, attempt: int) -> None:
+    """Say that a retry is coming (a silent minute of back-off looks like a hang), then wait."""
+    if attempt + 1 < MAX_ATTEMPTS:
+        delay = _backoff(attempt)
+        if warn:
+            warn(f"{what} failed ({error}); retrying in {delay:g} s (attempt {attempt + 2}/{MAX_ATTEMPTS})")
+        time.sleep(delay)
+
+
 class _Api:
-    def __init__(self, found: creds_mod.Credentials | None):
+    def __init__(self, found: creds_mod.Credentials | None, warn: Callable[[str], None] | None = None):
         import requests.adapters
         from kagglesdk import KaggleClient
 
-        self.found = found
+        self.found, self.warn = found, warn
         kwargs = {}
         if found and found.token:
             kwargs["api_token"] = found.token
@@ -124,8 +133,7 @@ class _Api:
                 error = f"HTTP {status}"
             except (requests.ConnectionError, requests.Timeout) as exc:
                 error = type(exc).__name__
-            if attempt + 1 < MAX_ATTEMPTS:
-                time.sleep(_backoff(attempt))
+            _retrying(self.warn, f"Kaggle {what}", error, attempt)
         raise WorkError(f"Kaggle {what} failed after {MAX_ATTEMPTS} attempts ({error})",
                         hint="check the network, then re-run to resume")
 
@@ -244,8 +252,7 @@ def fetch(api: _Api, ref: str, version: int, part: Path, progress: Progress | No
             if exc.errno == errno.ENOSPC:
                 raise WorkError(f"disk full while writing {part}", hint="free space, then re-run to resume") from None
             raise
-        if attempt + 1 < MAX_ATTEMPTS:
-            time.sleep(_backoff(attempt))
+        _retrying(api.warn, "the download", error, attempt)
     else:
         raise WorkError(f"download failed after {MAX_ATTEMPTS} attempts: {error}",
                         hint=f"re-run the same command to resume ({part.stat().st_size if part.exists() else 0} bytes kept)")
@@ -395,7 +402,7 @@ def download(dataset: str, data_dir: Path, name: str | None = None, variant: str
         manifest = read_manifest(target)
         if manifest and not force:
             return DownloadResult(target, manifest["counts"], manifest["source"], already_complete=True)
-        api = _Api(creds_mod.find_credentials(warn=warn))
+        api = _Api(creds_mod.find_credentials(warn=warn), warn)
         version = api.version(ref)
         part = data_dir / ".downloads" / f"{name}-v{version}.zip.part"
         part.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,9 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
+import pytest
 
 from tests.conftest import make_sample
 
@@ -95,3 +97,16 @@ def test_multiworker_two_processes_identical_weights_one_run_folder(tmp_path):
     meta = json.loads((tmp_path / "runs" / "train" / "basic-cnn" / "meta.json").read_text())
     assert meta["hardware"]["strategy"] == "multiworker" and meta["hardware"]["replicas"] == 2
     assert meta["status"] == "complete"
+
+
+@pytest.mark.gpu
+def test_gpu_defaults_to_mixed_precision_and_xla(cli, sample_set):
+    """Run with `pytest -m gpu` on a machine with a GPU of compute capability >= 7.0."""
+    import tensorflow as tf
+
+    if not tf.config.list_physical_devices("GPU"):
+        pytest.skip("no GPU visible")
+    run = cli("train", "mobilenet-v3-small", "--weights", "none", "--data", sample_set, "--image-size", "64",
+              "--epochs", "1", "--quiet").stdout.strip()
+    hardware = json.loads((Path(run) / "meta.json").read_text())["hardware"]
+    assert hardware["precision"] == "mixed_float16" and hardware["xla"] is True
