@@ -30,6 +30,7 @@ from glaucli.data.images import RESAMPLE
 from glaucli.data.layout import CLASSES, Dataset, find_tree, resolve_dataset
 from glaucli.data.pipeline import make_dataset, steps_per_epoch
 from glaucli.errors import InputError, Interrupted, UsageError, WorkError
+from glaucli.engine.distribute import distributed_fit, keras_fit, setup_hardware
 from glaucli.models import backbones, classifier
 
 Report = Callable[[str, dict], None]
@@ -150,66 +151,6 @@ def plan(cfg: TrainConfig, bb: backbones.Backbone, weights: str | None) -> list[
         phases.append(Phase("finetune", cfg.finetune_epochs, cfg.finetune_lr,
                             cfg.unfreeze or bb.unfreeze, **patience))
     return phases
-
-
-# -- hardware ------------------------------------------------------------------------------
-
-def setup_hardware(cfg: TrainConfig, devices: dict) -> dict:
-    """Precision, XLA and distribution strategy for this machine; sets the Keras policy."""
-    from glaucli.tf import keras, tensorflow
-
-    tf, k = tensorflow(), keras()
-    gpus = devices["gpus"]
-    capable = bool(gpus) and all(float(g.get("compute_capability") or 0) >= 7.0 for g in gpus)
-    mixed = cfg.mixed_precision == "on" or (cfg.mixed_precision == "auto" and capable)
-    if cfg.mixed_precision == "on" and not gpus:
-        raise UsageError("--mixed-precision on needs a GPU (float16 on CPU is slow)")
-    k.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
-    xla = bool(gpus) if cfg.xla is None else cfg.xla
-    cluster = tf_config_workers()
-    name = cfg.strategy
-    if name == "auto":
-        name = "multiworker" if cluster > 1 else "mirrored" if len(gpus) > 1 else "none"
-    if name == "multiworker":
-        if cluster < 2:
-            raise UsageError("--strategy multiworker needs TF_CONFIG naming two or more workers",
-                             hint="see README: Training on several machines")
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    elif name == "mirrored":
-        # All GPUs; without GPUs, every logical CPU device (how tests and CPU hosts mirror).
-        devices_ = None if gpus else [d.name for d in tf.config.list_logical_devices("CPU")]
-        strategy = tf.distribute.MirroredStrategy(devices=devices_)
-    else:
-        strategy = tf.distribute.get_strategy()  # the default, single-device strategy
-    replicas = strategy.num_replicas_in_sync
-    return {"precision": "mixed_float16" if mixed else "float32", "xla": xla, "strategy": name,
-            "replicas": replicas, "global_batch": cfg.batch_size,
-            "per_replica_batch": max(1, cfg.batch_size // replicas), "chief": is_chief(),
-            "_strategy": strategy}
-
-
-def tf_config_workers() -> int:
-    """How many workers (chief included) TF_CONFIG names; 0 without TF_CONFIG."""
-    import json
-
-    try:
-        cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
-    except ValueError:
-        raise InputError("TF_CONFIG is not valid JSON") from None
-    return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
-
-
-def is_chief() -> bool:
-    """The one process that writes the run folder: TF_CONFIG's chief, else worker 0."""
-    import json
-
-    config_ = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
-    task = config_.get("task", {})
-    if not task:
-        return True
-    if "chief" in config_.get("cluster", {}):
-        return task.get("type") == "chief"
-    return task.get("type") == "worker" and int(task.get("index", 0)) == 0
 
 
 def compile_model(model, lr: float, xla: bool = False) -> None:
@@ -662,74 +603,6 @@ def weights_digest(model) -> str:
     for w in model.get_weights():
         digest.update(np.ascontiguousarray(w).tobytes())
     return digest.hexdigest()
-
-
-def keras_fit(model, strategy, train_ds, val_ds, epochs, initial_epoch, steps, class_weight, callbacks, batch):
-    model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
-              steps_per_epoch=steps, class_weight=class_weight, verbose=0, callbacks=callbacks)
-
-
-def distributed_fit(model, strategy, train_ds, val_ds, epochs, initial_epoch, steps, class_weight,
-                    callbacks, batch):
-    """Model.fit's epoch loop for MultiWorkerMirroredStrategy, where Keras 3's own fit fails
-    (keras-team/keras#20585): strategy.run over a distributed dataset, GradientTape, the
-    optimizer's apply_gradients, and the same callbacks, so checkpoints, history, early
-    stopping and progress behave as in every other run. Validation runs on each worker
-    alone over the whole split, so every worker takes the same stop decisions."""
-    import numpy as np
-
-    from glaucli.tf import keras, tensorflow
-
-    tf, k = tensorflow(), keras()
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    iterator = iter(strategy.experimental_distribute_dataset(train_ds.with_options(options)))
-    weights = tf.constant([class_weight.get(0, 1.0), class_weight.get(1, 1.0)] if class_weight else [1.0, 1.0])
-    bce = k.losses.BinaryCrossentropy(reduction=None)
-
-    @tf.function
-    def train_step(it):
-        def step(x, y):
-            with tf.GradientTape() as tape:
-                p = model(x, training=True)
-                per_example = bce(y[:, None], p) * tf.gather(weights, tf.cast(y, tf.int32))
-                loss = tf.nn.compute_average_loss(per_example, global_batch_size=batch)
-            grads = tape.gradient(loss, model.trainable_variables)
-            model.optimizer.apply_gradients(zip(grads, model.trainable_variables))
-            correct = tf.reduce_sum(tf.cast(tf.equal(tf.cast(p[:, 0] >= 0.5, tf.float32), y), tf.float32))
-            return loss, correct
-
-        loss, correct = strategy.run(step, args=next(it))
-        return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
-                strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None))
-
-    def evaluate():
-        from sklearn.metrics import roc_auc_score
-
-        ys, ps = [], []
-        for x, y in val_ds:
-            ps.append(np.asarray(model(x, training=False)).reshape(-1))
-            ys.append(np.asarray(y))
-        y, p = np.concatenate(ys), np.clip(np.concatenate(ps), 1e-7, 1 - 1e-7)
-        loss = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
-        auc = float(roc_auc_score(y, p)) if len(set(y)) == 2 else float("nan")
-        return {"val_loss": loss, "val_accuracy": float(np.mean((p >= 0.5) == y)), "val_auc": auc}
-
-    callback_list = k.callbacks.CallbackList(callbacks, model=model)
-    model.stop_training = False
-    callback_list.on_train_begin()
-    for epoch in range(initial_epoch, epochs):
-        callback_list.on_epoch_begin(epoch)
-        total_loss = total_correct = 0.0
-        for i in range(steps):
-            loss, correct = train_step(iterator)
-            total_loss, total_correct = total_loss + float(loss), total_correct + float(correct)
-            logs = {"loss": total_loss / (i + 1), "accuracy": total_correct / ((i + 1) * batch)}
-            callback_list.on_train_batch_end(i, logs)
-        callback_list.on_epoch_end(epoch, {**logs, **evaluate()})
-        if model.stop_training:
-            break
-    callback_list.on_train_end()
 
 
 def _plot_curves(run: Path, report: Report) -> None:
