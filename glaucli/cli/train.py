@@ -44,8 +44,8 @@ class TrainProgress:
         console.info(f"Estimated time per epoch: {seconds_per_epoch:.1f} s")
 
     def on_epoch_start(self, phase, epoch, epochs, steps):
+        # The bar shows on a terminal; elsewhere the epoch line below is the only output.
         self.bar = console.Progress(f"{phase} {epoch}/{epochs}", steps, "batches", every=float("inf"))
-        self.bar.__enter__()
 
     def on_batch(self, step, steps, logs):
         if self.bar and console.interactive():
