@@ -81,6 +81,24 @@ def emit_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+class JsonArray:
+    """A JSON array written one item at a time, so a long stream never sits in memory."""
+
+    def __enter__(self) -> "JsonArray":
+        self.count = 0
+        sys.stdout.write("[")
+        return self
+
+    def add(self, item: Any) -> None:
+        sys.stdout.write(("," if self.count else "") + "\n  " + json.dumps(item, default=str))
+        sys.stdout.flush()
+        self.count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stdout.write("\n]\n" if self.count else "]\n")
+        sys.stdout.flush()
+
+
 def emit_line(text: str) -> None:
     sys.stdout.write(text + "\n")
     sys.stdout.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from pathlib import Path
 from typing import Annotated, List, Optional
@@ -17,7 +18,7 @@ def predict(
     model: Annotated[Optional[str], typer.Option("--model", help="Run folder, run name or .keras file \\[default: latest complete run].", show_default=False)] = None,
     threshold: options.Threshold = None,
     tta: options.Tta = False,
-    csv_file: Annotated[Optional[Path], typer.Option("--csv", help="Also write the results as CSV to FILE.", show_default=False)] = None,
+    csv_file: Annotated[Optional[Path], typer.Option("--csv", help="Write the results as CSV to FILE instead of the table.", show_default=False)] = None,
     explain: Annotated[Optional[Path], typer.Option("--explain", help="Write a Grad-CAM overlay PNG per image into DIR.", show_default=False)] = None,
     batch_size: options.BatchSize = 32,
     runs_dir: options.RunsDir = None,
@@ -51,47 +52,62 @@ def predict(
 
         explainer = explainer_for(keras_model, run.meta)
 
-    rows = []
-    with console.Progress("Predicting", len(paths), "images") as bar:
-        for scored in score_paths(keras_model, paths, batch_size, tta, on_batch=bar.advance if len(paths) > batch_size else None):
+    # Rows stream to --json / --csv as they come (flat memory for 100k files); only the
+    # terminal table, which needs them all, keeps them.
+    table_rows: list[dict] = []
+    failed = total = 0
+    with contextlib.ExitStack() as stack:
+        json_array = stack.enter_context(console.JsonArray()) if json_out else None
+        csv_writer = None
+        if csv_file:
+            fh = stack.enter_context(open(csv_file, "w", newline=""))
+            csv_writer = csv.DictWriter(fh, fieldnames=["image", "probability", "label", "threshold", "error"],
+                                        extrasaction="ignore")
+            csv_writer.writeheader()
+        bar = stack.enter_context(console.Progress("Predicting", len(paths), "images"))
+        for scored in score_paths(keras_model, paths, batch_size, tta,
+                                  on_batch=bar.advance if len(paths) > batch_size else None):
+            total += 1
             if scored.error:
+                failed += 1
                 console.err.print(f"[red]Error:[/] {escape(scored.error)}")
-                rows.append({"image": str(scored.path), "error": scored.error})
-                continue
-            label = "RG" if scored.probability >= cut else "NRG"
-            row = {"image": str(scored.path), "probability": round(scored.probability, 6),
-                   "label": label, "threshold": round(cut, 6)}
-            if explainer is not None:
-                target = explain / f"{scored.path.stem}_gradcam.png"
-                row["explanation"] = str(explainer.overlay(scored.path, target))
-            rows.append(row)
-
-    if json_out:
-        console.emit_json(rows)
-    else:
-        from rich.table import Table
-
-        table = Table(title=f"Predictions ({run.name})", caption=console.RESEARCH_NOTE)
-        for column in ("image", "P(RG)", "verdict", "threshold"):
-            table.add_column(column, justify="right" if column in ("P(RG)", "threshold") else "left",
-                             overflow="fold")
-        for r in rows:
-            if "error" in r:
-                table.add_row(r["image"], "-", "[red]error[/]", "-")
+                row = {"image": str(scored.path), "error": scored.error}
             else:
-                verdict = VERDICTS[int(r["label"] == "RG")]
-                style = "bold red" if r["label"] == "RG" else "green"
-                table.add_row(r["image"], f"{r['probability']:.4f}", f"[{style}]{verdict}[/]", f"{r['threshold']:.3f}")
-        console.emit(table)
+                row = {"image": str(scored.path), "probability": round(scored.probability, 6),
+                       "label": "RG" if scored.probability >= cut else "NRG", "threshold": round(cut, 6)}
+                if explainer is not None:
+                    target = explain / f"{scored.path.stem}_gradcam.png"
+                    row["explanation"] = str(explainer.overlay(scored.path, target))
+            if json_array is not None:
+                json_array.add(row)
+            if csv_writer is not None:
+                csv_writer.writerow(row)
+            if not (json_out or csv_file):
+                table_rows.append(row)
+
     if csv_file:
-        with open(csv_file, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["image", "probability", "label", "threshold", "error"],
-                                    extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
-    failed = sum("error" in r for r in rows)
+        console.info(f"Results saved to {csv_file}")
+    elif not json_out:
+        console.emit(_table(table_rows, run.name, VERDICTS))
     if failed:
-        raise WorkError(f"{failed} of {len(rows)} image(s) could not be read; the others were predicted")
+        raise WorkError(f"{failed} of {total} image(s) could not be read; the others were predicted")
+
+
+def _table(rows: list[dict], run_name: str, verdicts: dict):
+    from rich.table import Table
+
+    table = Table(title=f"Predictions ({run_name})", caption=console.RESEARCH_NOTE)
+    for column in ("image", "P(RG)", "verdict", "threshold"):
+        table.add_column(column, justify="right" if column in ("P(RG)", "threshold") else "left",
+                         overflow="fold")
+    for r in rows:
+        if "error" in r:
+            table.add_row(r["image"], "-", "[red]error[/]", "-")
+        else:
+            style = "bold red" if r["label"] == "RG" else "green"
+            table.add_row(r["image"], f"{r['probability']:.4f}",
+                          f"[{style}]{verdicts[int(r['label'] == 'RG')]}[/]", f"{r['threshold']:.3f}")
+    return table
 
 
 def register(app: typer.Typer) -> None:
