@@ -44,10 +44,6 @@ def reset() -> None:
     err, out = _consoles()
 
 
-def is_quiet() -> bool:
-    return _state["quiet"]
-
-
 def is_verbose() -> bool:
     return _state["verbose"]
 
@@ -66,11 +62,6 @@ def warn(message: str) -> None:
     from rich.markup import escape
 
     err.print(f"[yellow]Warning:[/] {escape(message)}")
-
-
-def debug(message: str) -> None:
-    if _state["verbose"]:
-        err.print(f"[dim]{message}[/]")
 
 
 def emit_json(data: Any) -> None:

@@ -110,13 +110,18 @@ def resolve_run(arg: str | Path | None, runs_dir: Path) -> Run:
             console.warn(f"no {META} beside {path.name}: threshold 0.5, no dataset recorded")
             meta = {}
         return Run(path.parent, path, meta)
-    if path.is_dir():
-        return _from_folder(path)
-    for kind in KINDS:
-        if (runs_dir / kind / str(arg)).is_dir():
-            return _from_folder(runs_dir / kind / str(arg))
+    folder = run_folder(arg, runs_dir)
+    if folder is not None:
+        return _from_folder(folder)
     raise InputError(f"no run {str(arg)!r} (not a folder, a .keras file, or a run under {runs_dir})",
                      hint="`glaucli runs` lists them")
+
+
+def run_folder(arg: str | Path, runs_dir: Path) -> Path | None:
+    """A run folder given as a path or as a name under the runs dir (any kind)."""
+    if Path(arg).is_dir():
+        return Path(arg)
+    return next((runs_dir / kind / str(arg) for kind in KINDS if (runs_dir / kind / str(arg)).is_dir()), None)
 
 
 def _from_folder(folder: Path) -> Run:

@@ -64,10 +64,10 @@ def test_json_and_quiet_after_subcommand(cli, sample_set):
 def test_unexpected_error_has_no_traceback_unless_debug(cli, sample_set, monkeypatch):
     from glaucli.data import layout
 
-    def boom(self):
+    def boom(folder):
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(layout.Dataset, "counts", boom)
+    monkeypatch.setattr(layout, "list_images", boom)
     result = cli("data", sample_set, code=1)
     assert "Error: unexpected RuntimeError: kaboom" in result.stderr
     assert "Traceback" not in result.stderr

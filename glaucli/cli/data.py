@@ -32,8 +32,9 @@ def data(
     from glaucli.data.layout import CLASSES, SPLITS, list_images, resolve_dataset
 
     dataset = resolve_dataset(path, config.data_dir(data_dir), variant)
-    files = [p for s in SPLITS for c in CLASSES for p in list_images(dataset.folder(s, c))]
-    counts = dataset.counts()
+    listed = {s: {c: list_images(dataset.folder(s, c)) for c in CLASSES} for s in SPLITS}  # one walk
+    files = [p for by_class in listed.values() for images in by_class.values() for p in images]
+    counts = {s: {c: len(images) for c, images in by_class.items()} for s, by_class in listed.items()}
     sizes: Counter[tuple[int, int]] = Counter()
     unreadable: list[dict[str, str]] = []
     label = "Verifying images" if verify else "Reading image headers"

@@ -22,12 +22,10 @@ def export(
 ) -> None:
     """Export a model with its preprocessing inside, then check it answers like the Keras model."""
     options.apply(quiet)
-    from glaucli.engine.export import FORMATS, export as run_export
-    from glaucli.errors import UsageError
+    from glaucli.engine.export import check_options, export as run_export
     from glaucli.runs import resolve_run
 
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown format {fmt!r}", hint="formats: " + ", ".join(FORMATS))
+    check_options(fmt, float16)
     resolved = resolve_run(run, config.runs_dir(runs_dir))
     with console.status(f"Exporting {resolved.name}"):
         result = run_export(resolved, fmt, output, float16)

@@ -391,6 +391,14 @@ def _lock(data_dir: Path, name: str):
         yield
 
 
+def _complete(target: Path) -> DownloadResult | None:
+    """The result for a target that already holds a complete dataset (it has a manifest)."""
+    manifest = read_manifest(target)
+    if manifest is None:
+        return None
+    return DownloadResult(target, manifest["counts"], manifest["source"], already_complete=True)
+
+
 def download(dataset: str, data_dir: Path, name: str | None = None, variant: str | None = None,
              force: bool = False, on_bytes: Progress | None = None, on_extract: Progress | None = None,
              warn: Callable[[str], None] | None = None) -> DownloadResult:
@@ -399,9 +407,8 @@ def download(dataset: str, data_dir: Path, name: str | None = None, variant: str
     name = name or default_name
     target = data_dir / name
     with _lock(data_dir, name):
-        manifest = read_manifest(target)
-        if manifest and not force:
-            return DownloadResult(target, manifest["counts"], manifest["source"], already_complete=True)
+        if not force and (done := _complete(target)):
+            return done
         api = _Api(creds_mod.find_credentials(warn=warn), warn)
         version = api.version(ref)
         part = data_dir / ".downloads" / f"{name}-v{version}.zip.part"
@@ -427,9 +434,8 @@ def install_zip(archive: Path, data_dir: Path, name: str | None = None, variant:
     name = name or archive.stem
     target = data_dir / name
     with _lock(data_dir, name):
-        manifest = read_manifest(target)
-        if manifest and not force:
-            return DownloadResult(target, manifest["counts"], manifest["source"], already_complete=True)
+        if not force and (done := _complete(target)):
+            return done
         source = {"kind": "zip", "file": str(archive.resolve()),
                   "archive": {"size": archive.stat().st_size, "md5": _md5_of(archive)}}
         counts = install_archive(archive, target, source, variant, on_extract)

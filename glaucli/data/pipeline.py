@@ -11,9 +11,6 @@ from pathlib import Path
 
 from glaucli.data.images import ImageError, load_image
 
-AUGMENT_LEVELS = ("none", "light", "strong", "seed")
-
-
 def _decode(path: bytes, size):
     try:
         return load_image(path.decode(), int(size))

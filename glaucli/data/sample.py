@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glaucli.data.layout import CLASSES, SPLITS
+from glaucli.data.layout import CLASSES
 
 CDR_RANGE = {"NRG": (0.20, 0.42), "RG": (0.62, 0.85)}
 
@@ -101,5 +101,3 @@ def write_sample(dest: Path, per_class: int = 40, size: int = 128, seed: int = 0
 def total_images(per_class: int) -> int:
     return sum(split_sizes(per_class).values()) * len(CLASSES)
 
-
-assert set(SPLITS) == set(split_sizes(1))

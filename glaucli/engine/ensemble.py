@@ -10,19 +10,11 @@ from glaucli.console import RESEARCH_NOTE
 from glaucli.data.images import RESAMPLE
 from glaucli.data.layout import CLASSES, Dataset, find_tree
 from glaucli.engine import metrics as screening
-from glaucli.engine.predict import load_model, model_image_size, score_paths
+from glaucli.engine.predict import load_model, model_image_size, scores_of
 from glaucli.errors import InputError, UsageError
 from glaucli.models import ensemble as builders
 
 METHODS = ("concat", "mean", "vote", "stack")
-
-
-def _scores(model, pairs, batch_size: int = 32):
-    scored = list(score_paths(model, [p for p, _ in pairs], batch_size))
-    bad = [s.error for s in scored if s.error]
-    if bad:
-        raise InputError(f"{len(bad)} validation image(s) unreadable, first: {bad[0]}")
-    return [s.probability for s in scored]
 
 
 def _cv_threshold(features, labels, seed: int = 0):
@@ -61,7 +53,7 @@ def combine(method: str, member_args: list[str], data: Path | None = None, name:
     models = [load_model(m.model_path) for m in members]
     sizes = [model_image_size(m) for m in models]
     report(f"Scoring {len(members)} members on {len(val_pairs)} validation images")
-    member_scores = np.array([_scores(model, val_pairs) for model in models]).T  # (n, members)
+    member_scores = np.array([scores_of(model, val_pairs) for model in models]).T  # (n, members)
     extra: dict = {}
     if method == "mean":
         model = builders.build_mean(models, sizes)
@@ -77,7 +69,7 @@ def combine(method: str, member_args: list[str], data: Path | None = None, name:
         model = builders.build_stack(models, sizes, head.coef_[0], float(head.intercept_[0]))
         extra.update(threshold_method=f"youden on {folds}-fold out-of-fold predictions (validation)",
                      stack_coef=[float(c) for c in head.coef_[0]], stack_intercept=float(head.intercept_[0]))
-    scores = _scores(model, val_pairs)
+    scores = scores_of(model, val_pairs)
     run = runs.new_run_dir(root, "ensemble", name or method)
     save_atomic(model, run / runs.BEST)
     meta = {

@@ -8,8 +8,8 @@ from typing import Callable
 
 from glaucli.data.layout import CLASSES, Dataset, find_tree
 from glaucli.engine import metrics as screening
-from glaucli.engine.predict import load_model, score_paths
-from glaucli.errors import InputError, UsageError, WorkError
+from glaucli.engine.predict import load_model, scores_of
+from glaucli.errors import InputError, UsageError
 from glaucli.runs import Run, write_json_atomic
 
 VERDICTS = {1: "referable glaucoma suspected", 0: "no referable glaucoma"}
@@ -33,15 +33,6 @@ def parse_gate(text: str | None) -> dict[str, float]:
 def failed_gate(result: dict, gate: dict[str, float]) -> list[str]:
     return [f"{name} {result['metrics'][name]:.4f} < {bound:g}" for name, bound in gate.items()
             if not result["metrics"][name] >= bound]
-
-
-def _scores(model, pairs, tta: bool, batch_size: int, on_batch) -> list[float]:
-    scored = list(score_paths(model, [p for p, _ in pairs], batch_size, tta, on_batch))
-    bad = [s.error for s in scored if s.error]
-    if bad:
-        raise WorkError(f"{len(bad)} image(s) could not be read, first: {bad[0]}",
-                        hint="`glaucli data --verify` lists them")
-    return [s.probability for s in scored]
 
 
 def evaluate(run: Run, data: Path | None = None, split: str = "test", threshold: float | None = None,
@@ -79,14 +70,14 @@ def evaluate(run: Run, data: Path | None = None, split: str = "test", threshold:
     if target_specificity is not None:
         val_pairs = dataset.require("validation")
         report(f"Choosing the threshold for specificity {target_specificity:g} on the validation split")
-        val_scores = _scores(model, val_pairs, tta, batch_size, None)
+        val_scores = scores_of(model, val_pairs, batch_size, tta)
         threshold, reached = screening.threshold_for_specificity(
             [y for _, y in val_pairs], val_scores, target_specificity)
         report(f"Threshold {threshold:.4f} reaches specificity {reached:.4f} on validation")
     elif threshold is None:
         threshold = run.threshold
     labels = [y for _, y in pairs]
-    scores = _scores(model, pairs, tta, batch_size, progress)
+    scores = scores_of(model, pairs, batch_size, tta, progress)
     result = {
         "schema": 1, "run": str(run.path), "split": split, "threshold": float(threshold),
         "n": {cls: labels.count(i) for i, cls in enumerate(CLASSES)},

@@ -95,6 +95,16 @@ def _run_onnx(path: Path, x):
     return session.run(None, {session.get_inputs()[0].name: x})[0]
 
 
+def check_options(fmt: str, float16: bool) -> None:
+    """Usage and missing-extra errors, before any run is looked up or loaded."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}", hint="formats: " + ", ".join(FORMATS))
+    if float16 and fmt != "tflite":
+        raise UsageError("--float16 applies to --format tflite only")
+    if fmt == "onnx" and not all(importlib.util.find_spec(m) for m in ("tf2onnx", "onnxruntime")):
+        raise InputError("ONNX export needs tf2onnx and onnxruntime", hint='pip install "glaucli[export]"')
+
+
 def export(run: Run, fmt: str, output: Path | None = None, float16: bool = False,
            report=lambda text: None) -> dict:
     """Write the export atomically, run it on a few images, compare with Keras."""
@@ -102,12 +112,7 @@ def export(run: Run, fmt: str, output: Path | None = None, float16: bool = False
 
     from glaucli.engine.predict import load_model, model_image_size
 
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown format {fmt!r}", hint="formats: " + ", ".join(FORMATS))
-    if float16 and fmt != "tflite":
-        raise UsageError("--float16 applies to --format tflite only")
-    if fmt == "onnx" and not all(importlib.util.find_spec(m) for m in ("tf2onnx", "onnxruntime")):
-        raise InputError("ONNX export needs tf2onnx and onnxruntime", hint='pip install "glaucli[export]"')
+    check_options(fmt, float16)
     model = load_model(run.model_path)
     size = model_image_size(model)
     x, source = _check_images(run, size)

@@ -136,6 +136,19 @@ def score_paths(model, paths: Iterable[Path], batch_size: int = 32, tta: bool = 
             chunk = following
 
 
+def scores_of(model, pairs, batch_size: int = 32, tta: bool = False,
+              on_batch: Callable[[int], None] | None = None) -> list[float]:
+    """P(RG) for every (path, label) pair, in order; any unreadable image fails the work."""
+    from glaucli.errors import WorkError
+
+    scored = list(score_paths(model, [p for p, _ in pairs], batch_size, tta, on_batch))
+    bad = [s.error for s in scored if s.error]
+    if bad:
+        raise WorkError(f"{len(bad)} image(s) could not be read, first: {bad[0]}",
+                        hint="`glaucli data --verify` lists them")
+    return [s.probability for s in scored]
+
+
 def predict_batch(model, batch, tta: bool = False):
     """P(RG) for a float32 batch of raw RGB images; `tta` averages over flips."""
     import numpy as np

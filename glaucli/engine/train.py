@@ -427,8 +427,7 @@ def train(cfg: TrainConfig, report: Report = lambda kind, data: None) -> TrainRe
         "data": {"path": str(dataset.root.resolve()), "fingerprint": dataset.fingerprint(),
                  "train": {c: labels.count(i) for i, c in enumerate(CLASSES)},
                  "validation": len(val_pairs)},
-        "args": {key: (str(v) if isinstance(v, Path) else v) for key, v in asdict(cfg).items()},
-        "phases": [asdict(p) for p in phases], "versions": versions(), "device": devices,
+        "args": _args(cfg), "phases": [asdict(p) for p in phases], "versions": versions(), "device": devices,
         "hardware": {k: v for k, v in hardware.items() if not k.startswith("_")},
         "note": RESEARCH_NOTE,
     }
@@ -447,10 +446,7 @@ def resume(run_arg: str | Path, overrides: dict, runs_dir: Path | None = None,
     from glaucli.engine.predict import load_model
     from glaucli.tf import keras
 
-    run = Path(run_arg)
-    for kind in runs.KINDS:
-        if not run.is_dir():
-            run = config.runs_dir(runs_dir) / kind / str(run_arg)
+    run = runs.run_folder(run_arg, config.runs_dir(runs_dir)) or Path(run_arg)
     meta = runs.read_meta(run)
     if meta is None or "args" not in meta:
         raise InputError(f"{run_arg} is not a training run folder with a meta.json")
@@ -485,8 +481,7 @@ def resume(run_arg: str | Path, overrides: dict, runs_dir: Path | None = None,
     twin = keras().Model.from_config(model.get_config())
     if saved and (run / runs.BEST).is_file():
         state["best_weights"] = load_model(run / runs.BEST).get_weights()
-    meta.update(status="running", args={key: (str(v) if isinstance(v, Path) else v) for key, v in asdict(cfg).items()},
-                phases=[asdict(p) for p in phases], resumed_at=runs.now())
+    meta.update(status="running", args=_args(cfg), phases=[asdict(p) for p in phases], resumed_at=runs.now())
     runs.write_meta(run, meta)
     report("resume", {"run": str(run), "phase": phases[min(state["phase_index"], len(phases) - 1)].name,
                       "epoch": state["epoch"], "seconds": time.monotonic() - start})
@@ -500,6 +495,11 @@ def _int_keys(weights: dict | None) -> dict[int, float] | None:
 
 def _jsonable(value):
     return str(value) if isinstance(value, Path) else value
+
+
+def _args(cfg: TrainConfig) -> dict:
+    """The configuration as meta.json records it (paths as strings)."""
+    return {key: _jsonable(value) for key, value in asdict(cfg).items()}
 
 
 def _load_state(run: Path) -> dict | None:

@@ -62,7 +62,7 @@ def _basic_cnn(x):
     return x
 
 
-def _application(backbone: Backbone, size: int, weights: str | None, input_tensor):
+def application(backbone: Backbone, size: int, weights: str | None, input_tensor):
     """The Keras application on `input_tensor`, its weights loaded from `weights`.
 
     Weights go into a standalone copy first (the layout Keras' own files expect),
@@ -132,7 +132,7 @@ def build(backbone: Backbone, size: int, weights: str | None = None, head: str =
     if head == "seed" and backbone.preprocessing == "included":
         raise UsageError(f"--recipe seed scales by 1/255 itself; {backbone.name} includes its own preprocessing")
     x = preprocess(inputs, mode)
-    features = _basic_cnn(x) if backbone.constructor is None else _application(backbone, size, weights, x).output
+    features = _basic_cnn(x) if backbone.constructor is None else application(backbone, size, weights, x).output
     gradcam_layer = features._keras_history[0].name
     if backbone.constructor is None:
         x = k.layers.Flatten(name="head_flatten")(features)

@@ -93,7 +93,7 @@ def build_concat(backbones: list[Backbone], size: int, member_sizes: list[int],
             raise UsageError(f"{bb.name} has no pooled features to concatenate; pick pretrained backbones")
         x = inputs if s == size else k.layers.Resizing(s, s, interpolation="bilinear", name=f"pre_resize_{i}")(inputs)
         x = classifier.preprocess(x, bb.preprocessing, prefix=f"pre_m{i}_")
-        app = classifier._application(bb, s, weights, x)
+        app = classifier.application(bb, s, weights, x)
         for layer in app.layers:  # unique names per member, so the graph stays valid
             if layer.name not in own and not layer.name.startswith("pre_"):
                 layer.name = f"m{i}_{layer.name}"

@@ -89,6 +89,15 @@ def _spawn(args, env_extra=None):
                             stderr=subprocess.PIPE, text=True, env=env)
 
 
+def _spawn_long_training(tmp_path):
+    """A real `glaucli train` that would run for minutes: the target of the signal tests."""
+    data = make_sample(tmp_path / "d", per_class=40, size=48)
+    runs = tmp_path / "runs"
+    proc = _spawn(["train", "basic-cnn", "--data", data, "--runs-dir", runs, "--image-size", "48",
+                   "--epochs", "200", "--batch-size", "4", "--seed", "1"])
+    return data, runs, proc
+
+
 def _wait_for(proc, text, timeout=120):
     deadline = time.monotonic() + timeout
     seen = []
@@ -104,10 +113,7 @@ def _wait_for(proc, text, timeout=120):
 
 
 def test_sigint_to_real_process_then_resume(cli, tmp_path):
-    data = make_sample(tmp_path / "d", per_class=40, size=48)
-    runs = tmp_path / "runs"
-    proc = _spawn(["train", "basic-cnn", "--data", data, "--runs-dir", runs, "--image-size", "48",
-                   "--epochs", "200", "--batch-size", "4", "--seed", "1"])
+    data, runs, proc = _spawn_long_training(tmp_path)
     _wait_for(proc, "train epoch 1/200")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
@@ -122,10 +128,7 @@ def test_sigint_to_real_process_then_resume(cli, tmp_path):
 
 
 def test_second_sigint_exits_at_once_with_complete_files(tmp_path):
-    data = make_sample(tmp_path / "d", per_class=40, size=48)
-    runs = tmp_path / "runs"
-    proc = _spawn(["train", "basic-cnn", "--data", data, "--runs-dir", runs, "--image-size", "48",
-                   "--epochs", "200", "--batch-size", "4", "--seed", "1"])
+    data, runs, proc = _spawn_long_training(tmp_path)
     _wait_for(proc, "train epoch 2/200")
     proc.send_signal(signal.SIGINT)
     time.sleep(0.05)
