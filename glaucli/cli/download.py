@@ -22,7 +22,10 @@ def download(
     json_out: options.Json = False,
     quiet: options.Quiet = False,
 ) -> None:
-    """Download a dataset from Kaggle (resumable) into DATA_DIR/NAME/{train,validation,test}/{NRG,RG}."""
+    """Download a dataset from Kaggle (resumable) into DATA_DIR/NAME/{train,validation,test}/{NRG,RG}.
+
+    Credentials, first found wins: $KAGGLE_API_TOKEN, ~/.kaggle/access_token, $KAGGLE_USERNAME + $KAGGLE_KEY, $KAGGLE_CONFIG_DIR/kaggle.json, ~/.kaggle/kaggle.json, ~/.config/kaggle/kaggle.json. Offline: download the zip elsewhere and use --from-zip FILE.zip.
+    """
     options.apply(quiet)
     from glaucli.cli.render import counts_table
     from glaucli.data import kaggle

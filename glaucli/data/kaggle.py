@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from glaucli.data import credentials as creds_mod
+from glaucli.data import neterrors
 from glaucli.data.layout import (CLASSES, SPLITS, Dataset, canonical, choose_root, read_manifest,
                                  write_manifest)
 from glaucli.errors import InputError, Interrupted, WorkError
@@ -132,10 +133,23 @@ class _Api:
                     raise WorkError(f"Kaggle {what} failed ({status})") from None
                 error = f"HTTP {status}"
             except (requests.ConnectionError, requests.Timeout) as exc:
-                error = type(exc).__name__
+                failure = neterrors.describe(exc)
+                if not failure.worth_retrying(attempt):
+                    raise WorkError(f"Kaggle {what} failed: cannot reach {failure}",
+                                    hint=self.offline_hint(ref)) from None
+                error = str(failure)
             _retrying(self.warn, f"Kaggle {what}", error, attempt)
-        raise WorkError(f"Kaggle {what} failed after {MAX_ATTEMPTS} attempts ({error})",
-                        hint="check the network, then re-run to resume")
+        raise WorkError(f"Kaggle {what} failed after {MAX_ATTEMPTS} attempts: {error}",
+                        hint=self.offline_hint(ref))
+
+    def offline_hint(self, ref: str, kept: int = 0) -> str:
+        """What to do when Kaggle cannot be reached: resume only if something was kept,
+        name missing credentials, and offer the offline route."""
+        first = (f"re-run the same command to resume ({kept} bytes kept)" if kept
+                 else "check the network or proxy settings")
+        creds = "" if self.found else "; no Kaggle credentials were found either (see `glaucli download --help`)"
+        return (f"{first}{creds}; offline: get the zip from https://www.kaggle.com/datasets/{ref} "
+                "on another machine and run `glaucli download --from-zip FILE.zip`")
 
     def version(self, ref: str) -> int:
         from kagglesdk.datasets.types.dataset_api_service import ApiGetDatasetRequest
@@ -247,7 +261,11 @@ def fetch(api: _Api, ref: str, version: int, part: Path, progress: Progress | No
                 break
             error = "connection closed early"
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-            error = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            failure = neterrors.describe(exc, url)
+            error = str(failure)
+            if not failure.worth_retrying(attempt):
+                kept = part.stat().st_size if part.exists() else 0
+                raise WorkError(f"download failed: cannot reach {failure}", hint=api.offline_hint(ref, kept)) from None
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise WorkError(f"disk full while writing {part}", hint="free space, then re-run to resume") from None
@@ -255,7 +273,7 @@ def fetch(api: _Api, ref: str, version: int, part: Path, progress: Progress | No
         _retrying(api.warn, "the download", error, attempt)
     else:
         raise WorkError(f"download failed after {MAX_ATTEMPTS} attempts: {error}",
-                        hint=f"re-run the same command to resume ({part.stat().st_size if part.exists() else 0} bytes kept)")
+                        hint=api.offline_hint(ref, part.stat().st_size if part.exists() else 0))
     size = part.stat().st_size
     if state.get("size") is not None and size != state["size"]:
         raise WorkError(f"downloaded {size} bytes, expected {state['size']}", hint="re-run to resume")

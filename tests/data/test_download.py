@@ -167,13 +167,45 @@ def test_md5_mismatch_exit_1_and_part_removed(cli, kaggle, tmp_path):
     assert not (tmp_path / "data" / "v2").exists()
 
 
-def test_server_gone_exit_1(cli, monkeypatch):
+def _offline(monkeypatch, proxy: str) -> None:
     monkeypatch.setenv("KAGGLE_API_ENVIRONMENT", "LOCALHOST")
-    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
-    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.setenv("http_proxy", proxy)
     monkeypatch.setenv("GLAUCLI_RETRY_BACKOFF", "0.001")
-    err = cli("download", code=1).stderr
-    assert "failed after" in err and "retrying in" in err  # no silent back-off
+
+
+def test_refused_on_first_try_names_host_no_retry(cli, monkeypatch, tmp_path):
+    _offline(monkeypatch, "http://127.0.0.1:9")
+    err = " ".join(cli("download", code=1).stderr.split())
+    assert "127.0.0.1:9" in err and "refused" in err
+    assert "retrying in" not in err and "attempts" not in err  # nothing listens: no minute of back-off
+    assert "no Kaggle credentials were found" in err and "--from-zip" in err
+    assert "resume" not in err  # nothing was downloaded
+    assert not (tmp_path / "data" / "v2").exists()
+
+
+def test_unresolvable_host_is_named_as_dns_failure(cli, monkeypatch):
+    _offline(monkeypatch, "http://no-such-proxy.invalid:3128")
+    monkeypatch.setenv("KAGGLE_API_TOKEN", TOKEN)
+    err = " ".join(cli("download", code=1).stderr.split())
+    assert "no-such-proxy.invalid" in err and "DNS" in err and "retrying in" not in err
+    assert "credentials were found" not in err and "--from-zip" in err  # a token is set
+
+
+def test_timeout_is_retried_then_named(cli, monkeypatch):
+    import socket
+
+    silent = socket.socket()  # accepts connections, never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    with silent:
+        host = f"127.0.0.1:{silent.getsockname()[1]}"
+        _offline(monkeypatch, f"http://{host}")
+        monkeypatch.setenv("GLAUCLI_HTTP_TIMEOUT", "0.3")
+        monkeypatch.setattr("glaucli.data.kaggle.MAX_ATTEMPTS", 2)
+        err = " ".join(cli("download", code=1).stderr.split())
+    assert "retrying in" in err and "after 2 attempts" in err and "timed out" in err
+    assert f"localhost (through proxy {host}): timed out" in err
 
 
 def test_force_failing_halfway_keeps_old_tree(cli, kaggle, tmp_path, monkeypatch):
