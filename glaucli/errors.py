@@ -46,3 +46,12 @@ class Interrupted(GlaucliError):
     """Ctrl-C or SIGTERM; the message says how to continue."""
 
     exit_code = 130
+
+
+def brief(exc: BaseException, limit: int = 160) -> str:
+    """The first line of an exception's text, shortened at a word boundary (never mid-word)."""
+    text = str(exc).strip().splitlines()[0].strip() if str(exc).strip() else type(exc).__name__
+    if len(text) <= limit:
+        return text
+    cut = text[:limit + 1].rsplit(" ", 1)[0].rstrip(" ,;:(")
+    return (cut if len(cut) > limit // 2 else text[:limit]) + " ..."

@@ -4,23 +4,33 @@ from __future__ import annotations
 
 import sys
 import traceback
+from contextlib import contextmanager
 
 import typer
 from typer.core import TyperGroup
 
 from glaucli import __version__, config, console
-from glaucli.errors import GlaucliError, Interrupted
+from glaucli.errors import GlaucliError, Interrupted, UsageError
 from glaucli.secrets import scrub
 
 
 class GlaucliGroup(TyperGroup):
     """Turns known failures into `Error: ...` and the exit code of DESIGN.md's rule."""
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        # Root-level parse errors (`glaucli --bogus`) happen here, before invoke().
+        with _one_line_usage_errors():
+            return super().make_context(info_name, args, parent=parent, **extra)
+
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with _one_line_usage_errors():
+                return super().invoke(ctx)
         except GlaucliError as exc:
-            _report(exc.message, exc.hint, exc)
+            hint = exc.hint
+            if hint is None and isinstance(exc, UsageError):  # a usage error always says where to look
+                hint = f"see `glaucli {ctx.invoked_subcommand or ''} --help`".replace("  ", " ")
+            _report(exc.message, hint, exc)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt as exc:
             _report("interrupted", None, exc)
@@ -38,6 +48,24 @@ class GlaucliGroup(TyperGroup):
             message = f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             _report(message.rstrip(": "), "set GLAUCLI_DEBUG=1 for the traceback", exc)
             ctx.exit(1)
+
+
+@contextmanager
+def _one_line_usage_errors():
+    """A bad flag or value is one `Error:` line and a hint (exit 2), not Typer's boxed panel."""
+    import click
+
+    try:
+        yield
+    except click.exceptions.NoArgsIsHelpError:
+        raise  # `glaucli` alone: the help, as click shows it
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx is not None else "glaucli"
+        message = exc.format_message()
+        if message[1:2].islower():  # click's "Invalid value" -> "invalid value", as glaucli's own lines
+            message = message[0].lower() + message[1:]
+        _report(message, f"see `{command} --help`", exc)
+        raise click.exceptions.Exit(exc.exit_code) from None
 
 
 def _is_click_exception(exc: Exception) -> bool:

@@ -13,7 +13,7 @@ from glaucli.cli import options
 
 def export(
     run: Annotated[Optional[str], typer.Argument(help="Run folder, name or .keras file \\[default: latest complete run].", show_default=False)] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="saved-model, tflite or onnx (onnx needs glaucli[export]).")] = "saved-model",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="saved-model, tflite or onnx (onnx needs glaucli\\[export]).")] = "saved-model",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Where to write \\[default: RUN/export/].", show_default=False)] = None,
     float16: Annotated[bool, typer.Option("--float16", help="TFLite with float16 weights (half the size).")] = False,
     runs_dir: options.RunsDir = None,

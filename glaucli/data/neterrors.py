@@ -92,5 +92,6 @@ def describe(exc: BaseException, url: str | None = None) -> NetFailure:
         return failure("connection reset", "other")
     if at_proxy:
         return failure("the proxy failed", "proxy")
-    text = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-    return failure(re.sub(r"\?\S*", "", text), "other")  # a signed URL's query is a credential of sorts
+    from glaucli.errors import brief
+
+    return failure(brief(re.sub(r"\?\S*", "", str(exc)) or type(exc).__name__, 200), "other")  # a signed URL's query is a credential of sorts

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from glaucli.data.images import ImageError, is_image_file, load_image
-from glaucli.errors import InputError
+from glaucli.errors import InputError, brief
 
 
 def load_model(path: Path):
@@ -35,7 +35,7 @@ def load_model(path: Path):
         if "safe_mode" in text or "unsafe" in text.lower():
             raise InputError(f"{path} needs unsafe deserialisation (e.g. a Lambda layer); refused",
                              hint="glaucli loads models in Keras safe mode only") from None
-        raise InputError(f"{path} is not a usable Keras model ({text.splitlines()[0][:160] if text else type(exc).__name__})") from None
+        raise InputError(f"{path} is not a usable Keras model ({brief(exc)})") from None
     except (zipfile.BadZipFile, OSError, KeyError, EOFError) as exc:
         raise InputError(f"{path} is not a Keras model file or is truncated ({type(exc).__name__})") from None
     inputs = model.inputs

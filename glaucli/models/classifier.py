@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from glaucli.errors import InputError, UsageError
+from glaucli.errors import InputError, UsageError, brief
 from glaucli.models.backbones import Backbone
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -108,7 +108,7 @@ def _load_standalone(constructor, backbone: Backbone, size: int, weights: str):
         model.load_weights(str(path))
     except (ValueError, KeyError, OSError) as exc:
         raise InputError(f"{path} does not hold {backbone.name} weights "
-                         f"({str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__})",
+                         f"({brief(exc)})",
                          hint="use weights saved from the same architecture without its top") from None
     return model
 

@@ -1,0 +1,77 @@
+"""Issue 18: what a newcomer trips over (usage errors, help texts, --json, messages)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import typer.main
+from rich.markup import render
+
+from glaucli.cli.app import app
+from glaucli.errors import brief
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _leaf_commands():
+    """(path, click command) for every command a user can run, ensemble subcommands included."""
+    todo = [("", typer.main.get_command(app))]
+    while todo:
+        path, cmd = todo.pop()
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            todo += [(f"{path} {name}".strip(), sub) for name, sub in subs.items()]
+        else:
+            yield path, cmd
+
+
+@pytest.mark.parametrize("args", [
+    ["sample", "x", "--size", "3"],  # click: out of range
+    ["no-such-command"],
+    ["--bogus"],  # root-level option
+    ["predict"],  # missing argument
+    ["data", "--jsn"],
+    ["evaluate", "--split", "nope"],  # glaucli's own UsageError, raised in the command
+])
+def test_usage_errors_are_one_error_line_and_a_hint(cli, args):
+    result = cli(*args, code=2)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2, result.stderr
+    assert lines[0].startswith("Error: ") and lines[1].startswith("Hint: ") and "--help" in lines[1]
+    assert not any(box in result.stderr for box in "╭│╰")
+    assert result.stdout == ""
+
+
+def test_brief_cuts_at_a_word_boundary():
+    exc = ValueError("Layer 'dense' expected 2 variables, but received 0 variables during loading. "
+                     "Note that this happens when the architecture differs from the saved one.")
+    text = brief(exc, 90)
+    assert text.endswith(" ...") and len(text) <= 94
+    assert text[:-4] == exc.args[0][:len(text) - 4] and exc.args[0][len(text) - 4] == " "
+    assert brief(ValueError("short")) == "short" and brief(ValueError()) == "ValueError"
+
+
+def test_no_help_text_loses_markup():
+    """`glaucli[export]` in a help text is read as a rich tag and vanishes unless escaped."""
+    for path, cmd in [("", typer.main.get_command(app)), *_leaf_commands()]:
+        for text in [cmd.help or ""] + [getattr(p, "help", None) or "" for p in cmd.params]:
+            assert render(text).plain == text.replace("\\[", "["), f"glaucli {path}: {text!r}"
+
+
+def test_export_help_keeps_the_extra_name(cli):
+    out = " ".join(cli("export", "--help").stdout.split())
+    assert "glaucli[export]" in out
+
+
+def test_json_is_taken_by_every_command_the_readme_says():
+    """README: `--json` after every command except those it names."""
+    text = " ".join(README.read_text().split())
+    sentence = re.search(r"`--json` is accepted after every command except ([^.]+)\.", text)
+    assert sentence, "README must say which commands take --json"
+    exempt = set(re.findall(r"`glaucli ([a-z ]+)`", sentence.group(1)))
+    for path, cmd in _leaf_commands():
+        opts = {o for p in cmd.params for o in getattr(p, "opts", [])}
+        assert "--quiet" in opts, path
+        assert ("--json" in opts) == (path not in exempt), path
