@@ -117,9 +117,9 @@ def root(
 
 def _register() -> None:
     from glaucli.cli import (backbones, bench, compare, data, demo, download, ensemble, evaluate, export, info,
-                             predict, runs, sample, train)
+                             predict, runs, sample, split, train)
 
-    for module in (demo, download, sample, data, train, evaluate, predict, ensemble, compare, export,
+    for module in (demo, download, sample, data, split, train, evaluate, predict, ensemble, compare, export,
                    backbones, runs, info, bench):
         module.register(app)
 

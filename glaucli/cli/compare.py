@@ -15,8 +15,14 @@ MAIN = ("auc", "pauc_90", "sens_at_95spec", "accuracy", "sensitivity", "specific
 
 def compare(
     runs: Annotated[List[str], typer.Argument(help="Runs to compare (folders, names or .keras files).", show_default=False)],
-    data: Annotated[Optional[Path], typer.Option("--data", help="Dataset \\[default: each run's own].", show_default=False)] = None,
-    split: options.Split = "test",
+    data: Annotated[Optional[Path], typer.Option("--data", help="Dataset folder or CSV manifest, one for all runs \\[default: each run's own].", show_default=False)] = None,
+    labels: options.Labels = None,
+    classes: options.Classes = None,
+    image_column: options.ImageColumn = None,
+    label_column: options.LabelColumn = None,
+    split_column: options.SplitColumn = None,
+    skip_missing: options.SkipMissing = False,
+    split: options.OptionalSplit = None,
     bootstrap: options.Bootstrap = 1000,
     runs_dir: options.RunsDir = None,
     json_out: options.Json = False,
@@ -27,20 +33,30 @@ def compare(
     from glaucli.engine.evaluate import evaluate
     from glaucli.runs import resolve_run
 
-    options.check_split(split)
+    if split is not None:
+        options.check_split(split)
+    spec = options.data_spec(data, labels, classes, image_column, label_column, split_column, skip_missing)
     resolved = [resolve_run(r, config.runs_dir(runs_dir)) for r in runs]  # all inputs checked first
     results = []
     for run in resolved:
         with console.Progress(f"Evaluating {run.name}", None, "images") as bar:
-            result, _ = evaluate(run, data, split, bootstrap=bootstrap, on_batch=bar.update)
+            result, _ = evaluate(run, spec, split, bootstrap=bootstrap, on_batch=bar.update, report=console.info)
         results.append(result)
     if json_out:
-        console.emit_json({"split": split, "runs": [{k: r[k] for k in ("run", "threshold", "n", "metrics", "ci95")}
-                                                    for r in results]})
+        keys = ("run", "split", "threshold", "n", "metrics", "ci95", "data", "external", "synthetic")
+        console.emit_json({"split": split, "runs": [{k: r[k] for k in keys} for r in results]})
         return
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"Comparison on {split}")
+    sources = {(r["data"]["path"], r["split"]) for r in results}
+    if any(r["synthetic"] for r in results):
+        console.warn("synthetic data (glaucli sample) in this comparison: it says nothing about glaucoma")
+    if len(sources) > 1:
+        console.warn("the runs were evaluated on different data: " + "; ".join(
+            f"{r['run']}: {r['data']['path']} ({r['split']})" for r in results))
+    table = Table(title="Comparison on " + (escape(f"{Path(results[0]['data']['path']).name} ({results[0]['split']})")
+                                            if len(sources) == 1 else "each run's own data"))
     table.add_column("run")
     for name in MAIN:
         table.add_column(name, justify="right")

@@ -1,4 +1,5 @@
-"""glaucli data [PATH]: find the dataset tree, count it, optionally verify every image."""
+"""glaucli data [PATH]: find the collection, count it, optionally verify every image and
+look for duplicates (within a split and across splits)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,15 @@ from glaucli.errors import WorkError
 
 def data(
     path: Annotated[Optional[Path], typer.Argument(
-        help="Dataset folder or any folder above its tree \\[default: newest complete download].",
+        help="Dataset folder (or any folder above its tree), or a CSV manifest \\[default: newest complete download].",
         show_default=False)] = None,
-    verify: Annotated[bool, typer.Option("--verify", help="Decode every image; list unreadable ones (exit 1 if any).")] = False,
+    verify: Annotated[bool, typer.Option("--verify", help="Decode and hash every image; list unreadable ones and duplicates (exit 1 if any is unreadable or shared across splits).")] = False,
+    labels: options.Labels = None,
+    classes: options.Classes = None,
+    image_column: options.ImageColumn = None,
+    label_column: options.LabelColumn = None,
+    split_column: options.SplitColumn = None,
+    skip_missing: options.SkipMissing = False,
     variant: options.Variant = None,
     data_dir: options.DataDir = None,
     json_out: options.Json = False,
@@ -28,35 +35,41 @@ def data(
     from rich.markup import escape
 
     from glaucli.cli.render import counts_table
+    from glaucli.data.collection import resolve
+    from glaucli.data.duplicates import DuplicateFinder, dhash, file_digest
     from glaucli.data.images import ImageError, image_size, load_image
-    from glaucli.data.layout import CLASSES, SPLITS, list_images, resolve_dataset
 
-    dataset = resolve_dataset(path, config.data_dir(data_dir), variant)
-    listed = {s: {c: list_images(dataset.folder(s, c)) for c in CLASSES} for s in SPLITS}  # one walk
-    files = [p for by_class in listed.values() for images in by_class.values() for p in images]
-    counts = {s: {c: len(images) for c, images in by_class.items()} for s, by_class in listed.items()}
+    dataset = resolve(options.data_spec(path, labels, classes, image_column, label_column, split_column,
+                                        skip_missing, variant), config.data_dir(data_dir))
+    options.announce(dataset)
+    counts = dataset.counts()
     sizes: Counter[tuple[int, int]] = Counter()
     unreadable: list[dict[str, str]] = []
+    finder = DuplicateFinder()
     label = "Verifying images" if verify else "Reading image headers"
-    with console.Progress(label, len(files), "images") as bar:
-        for file in files:
+    with console.Progress(label, len(dataset.entries), "images") as bar:
+        for file, _, split in dataset.entries:
             try:
                 if verify:
-                    sizes[load_image(file).shape[1::-1]] += 1
+                    pixels = load_image(file)
+                    sizes[pixels.shape[1::-1]] += 1
+                    finder.add(file, split, file_digest(file), dhash(pixels))
                 else:
                     sizes[image_size(file)] += 1
-            except ImageError as exc:
+            except (ImageError, OSError) as exc:
                 unreadable.append({"path": str(file), "error": str(exc)})
             bar.advance()
     summary = _size_summary(sizes)
+    duplicates = finder.report() if verify else None
     if json_out:
-        result = {"path": str(dataset.root), "counts": counts, "total": len(files),
-                  "image_sizes": summary}
+        result = {"path": str(dataset.root), "data": dataset.describe(), "counts": counts,
+                  "total": len(dataset.entries), "image_sizes": summary, "synthetic": dataset.synthetic}
         if verify:
             result["unreadable"] = unreadable
+            result["duplicates"] = duplicates
         console.emit_json(result)
     else:
-        console.emit(counts_table(counts, title=f"Dataset {dataset.root}"))
+        console.emit(counts_table(counts, title=f"Dataset {escape(str(dataset.root))}"))
         if summary:
             console.emit(f"Image sizes: {_fmt(summary['most_common'])} most common "
                          f"({summary['distinct']} distinct; min {_fmt(summary['min'])}, "
@@ -64,10 +77,31 @@ def data(
         for bad in unreadable:
             console.err.print(f"[red]unreadable:[/] {escape(bad['error'])}")
         if verify and not unreadable:
-            console.info(f"All {len(files)} images decode.")
+            console.info(f"All {len(dataset.entries)} images decode.")
+    if duplicates:
+        _print_duplicates(duplicates)
+    leaks = duplicates["identical"]["across_splits"] if duplicates else []
     if unreadable and verify:
-        raise WorkError(f"{len(unreadable)} of {len(files)} images are unreadable",
+        raise WorkError(f"{len(unreadable)} of {len(dataset.entries)} images are unreadable",
                         hint="remove or replace them before training")
+    if leaks:
+        raise WorkError(f"{len(leaks)} image(s) appear in more than one split (train/test leakage)",
+                        hint="keep each image (and each patient) in one split: `glaucli split` groups them")
+
+
+def _print_duplicates(found: dict) -> None:
+    """One stderr line per group, the first few groups of each kind."""
+    words = {("identical", "within_split"): "identical files in one split",
+             ("identical", "across_splits"): "identical files across splits",
+             ("near", "within_split"): "near-identical images in one split",
+             ("near", "across_splits"): "near-identical images across splits"}
+    for (kind, where), text in words.items():
+        groups = found[kind][where]
+        if not groups:
+            continue
+        console.warn(f"{len(groups)} group(s) of {text}")
+        for group in groups[:5]:
+            console.warn("  " + " = ".join(f"{g['path']} ({g['split']})" for g in group))
 
 
 def _size_summary(sizes: Counter) -> dict:

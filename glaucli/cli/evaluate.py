@@ -13,10 +13,16 @@ from glaucli.cli import options
 
 def evaluate(
     run: Annotated[Optional[str], typer.Argument(help="Run folder, run name, or .keras file \\[default: latest complete run].", show_default=False)] = None,
-    data: Annotated[Optional[Path], typer.Option("--data", help="Dataset folder \\[default: the run's own].", show_default=False)] = None,
-    split: options.Split = "test",
+    data: Annotated[Optional[Path], typer.Option("--data", help="Dataset folder or CSV manifest, e.g. another collection (external validation) \\[default: the run's own].", show_default=False)] = None,
+    labels: options.Labels = None,
+    classes: options.Classes = None,
+    image_column: options.ImageColumn = None,
+    label_column: options.LabelColumn = None,
+    split_column: options.SplitColumn = None,
+    skip_missing: options.SkipMissing = False,
+    split: options.OptionalSplit = None,
     threshold: options.Threshold = None,
-    target_specificity: Annotated[Optional[float], typer.Option("--target-specificity", help="Pick the threshold reaching this specificity on the validation split.", show_default=False)] = None,
+    target_specificity: Annotated[Optional[float], typer.Option("--target-specificity", help="Pick the threshold reaching this specificity on the validation split (on the evaluated data itself when there is none; marked as such).", show_default=False)] = None,
     tta: options.Tta = False,
     bootstrap: options.Bootstrap = 1000,
     fail_under: Annotated[Optional[str], typer.Option("--fail-under", help="Exit 4 unless every NAME>=VALUE holds, e.g. accuracy=0.9,auc=0.95.", show_default=False)] = None,
@@ -28,15 +34,18 @@ def evaluate(
 ) -> None:
     """Evaluate a run: sensitivity, specificity, AUC, pAUC, intervals, confusion matrix, plots."""
     options.apply(quiet)
-    from glaucli.engine.evaluate import evaluate as run_evaluation, failed_gate, parse_gate
+    from glaucli.engine.evaluate import evaluate as run_evaluation
+    from glaucli.engine.evaluate import failed_gate, parse_gate
     from glaucli.errors import QualityGateError
     from glaucli.runs import resolve_run
 
-    options.check_split(split)
+    if split is not None:
+        options.check_split(split)
     gate = parse_gate(fail_under)
+    spec = options.data_spec(data, labels, classes, image_column, label_column, split_column, skip_missing)
     resolved = resolve_run(run, config.runs_dir(runs_dir))
-    with console.Progress(f"Evaluating {resolved.name} on {split}", None, "images") as bar:
-        result, out = run_evaluation(resolved, data, split, threshold, target_specificity, tta, bootstrap,
+    with console.Progress(f"Evaluating {resolved.name}", None, "images") as bar:
+        result, out = run_evaluation(resolved, spec, split, threshold, target_specificity, tta, bootstrap,
                                      output, batch_size, on_batch=bar.update, report=console.info)
     if json_out:
         console.emit_json(result)
@@ -49,12 +58,19 @@ def evaluate(
 
 
 def _print_report(result: dict) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
-    from glaucli.data.layout import CLASSES
+    from glaucli.data.labels import CLASSES
 
     c = result["confusion"]
-    cm = Table(title=f"Confusion matrix ({result['split']}, threshold {result['threshold']:.3f})")
+    data = result["data"]
+    where = f"{escape(Path(data['path']).name)} ({data['kind']}" + (", external" if result.get("external") else "") + ")"
+    if result.get("synthetic"):
+        console.warn("synthetic data (glaucli sample): these figures say nothing about glaucoma")
+    cm = Table(title=f"Confusion matrix ({where}, {result['split']}, threshold {result['threshold']:.3f}"
+                     + ("" if result["threshold_source"] in ("run", "given") else f": {result['threshold_source']}")
+                     + ")")
     cm.add_column("true \\ predicted")
     for cls in CLASSES:
         cm.add_column(f"pred {cls}", justify="right")

@@ -14,12 +14,20 @@ from glaucli.cli import options
 
 
 def predict(
-    inputs: Annotated[List[str], typer.Argument(help="Image files, folders (recursive) or globs.", show_default=False)],
+    inputs: Annotated[Optional[List[str]], typer.Argument(help="Image files, folders (recursive) or globs.", show_default=False)] = None,
     model: Annotated[Optional[str], typer.Option("--model", help="Run folder, run name or .keras file \\[default: latest complete run].", show_default=False)] = None,
     threshold: options.Threshold = None,
     tta: options.Tta = False,
     csv_file: Annotated[Optional[Path], typer.Option("--csv", help="Write the results as CSV to FILE instead of the table.", show_default=False)] = None,
     explain: Annotated[Optional[Path], typer.Option("--explain", help="Write a Grad-CAM overlay PNG per image into DIR.", show_default=False)] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="Predict a labelled collection (folder tree or CSV manifest) instead: rows gain its true label.", show_default=False)] = None,
+    labels: options.Labels = None,
+    classes: options.Classes = None,
+    image_column: options.ImageColumn = None,
+    label_column: options.LabelColumn = None,
+    split_column: options.SplitColumn = None,
+    skip_missing: options.SkipMissing = False,
+    split: Annotated[str, typer.Option("--split", help="With --data: test, validation, train or all.")] = "all",
     batch_size: options.BatchSize = 32,
     runs_dir: options.RunsDir = None,
     json_out: options.Json = False,
@@ -38,11 +46,28 @@ def predict(
         raise UsageError("--threshold must be within [0, 1]")
     if json_out and csv_file:
         raise UsageError("--json and --csv exclude each other")
-    paths = list(find_images(inputs))  # paths only: missing inputs fail before any work
+    truth: dict[Path, str] = {}
+    if data is not None or labels is not None:
+        if inputs:
+            raise UsageError("give images or --data, not both")
+        from glaucli.data.collection import resolve
+        from glaucli.data.labels import CLASSES
+
+        options.check_split(split)
+        found = resolve(options.data_spec(data, labels, classes, image_column, label_column, split_column,
+                                          skip_missing), config.data_dir(None))
+        options.announce(found)
+        pairs = found.require(split)
+        paths = [p for p, _ in pairs]
+        truth = {p: CLASSES[y] for p, y in pairs}
+    elif not inputs:
+        raise UsageError("give image files, folders or globs (or --data)")
+    else:
+        paths = list(find_images(inputs))  # paths only: missing inputs fail before any work
     if not paths:
         from glaucli.errors import InputError
 
-        raise InputError("no image files found in " + ", ".join(inputs))
+        raise InputError("no image files found in " + ", ".join(inputs or [str(data)]))
     run = resolve_run(model, config.runs_dir(runs_dir))
     keras_model = load_model(run.model_path)
     cut = run.threshold if threshold is None else threshold
@@ -61,7 +86,8 @@ def predict(
         csv_writer = None
         if csv_file:
             fh = stack.enter_context(open(csv_file, "w", newline=""))
-            csv_writer = csv.DictWriter(fh, fieldnames=["image", "probability", "label", "threshold", "error"],
+            fields = ["image", "probability", "label", "threshold", "error"] + (["true_label"] if truth else [])
+            csv_writer = csv.DictWriter(fh, fieldnames=fields,
                                         extrasaction="ignore")
             csv_writer.writeheader()
         bar = stack.enter_context(console.Progress("Predicting", len(paths), "images"))
@@ -75,6 +101,8 @@ def predict(
             else:
                 row = {"image": str(scored.path), "probability": round(scored.probability, 6),
                        "label": "RG" if scored.probability >= cut else "NRG", "threshold": round(cut, 6)}
+                if truth:
+                    row["true_label"] = truth.get(scored.path)
                 if explainer is not None:
                     target = explain / f"{scored.path.stem}_gradcam.png"
                     row["explanation"] = str(explainer.overlay(scored.path, target))

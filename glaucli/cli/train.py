@@ -78,7 +78,13 @@ def _fmt(logs: dict) -> str:
 def train(
     ctx: typer.Context,
     backbone: Annotated[str, typer.Argument(help="Backbone name (glaucli backbones lists them).")] = "xception",
-    data: Annotated[Optional[Path], typer.Option("--data", help="Dataset folder \\[default: newest complete download].", show_default=False)] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="Dataset folder or CSV manifest \\[default: newest complete download].", show_default=False)] = None,
+    labels: options.Labels = None,
+    classes: options.Classes = None,
+    image_column: options.ImageColumn = None,
+    label_column: options.LabelColumn = None,
+    split_column: options.SplitColumn = None,
+    skip_missing: options.SkipMissing = False,
     recipe: Annotated[str, typer.Option("--recipe", help="default (two-phase transfer learning) or seed (the original project exactly: 299 px, 1/255, all layers, 50 epochs).")] = "default",
     image_size: Annotated[Optional[int], typer.Option("--image-size", min=16, help="Input size in px \\[default: the backbone's].", show_default=False)] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Global batch size (split across GPUs).")] = 32,
@@ -111,7 +117,9 @@ def train(
     options.apply(quiet)
     from glaucli.engine import train as engine
 
-    settings = dict(backbone=backbone, data=data, data_dir=data_dir, variant=variant, recipe=recipe,
+    settings = dict(backbone=backbone, data=data, data_dir=data_dir, variant=variant, labels=labels, classes=classes,
+                    image_column=image_column, label_column=label_column, split_column=split_column,
+                    skip_missing=skip_missing, recipe=recipe,
                     image_size=image_size, batch_size=batch_size, epochs=epochs,
                     finetune_epochs=finetune_epochs, lr=lr, finetune_lr=finetune_lr, unfreeze=unfreeze,
                     weights=weights, augment=augment, class_weight=class_weight, limit=limit, seed=seed,

@@ -1,4 +1,7 @@
-"""Find and check the split/class tree: `<root>/{train,validation,test}/{NRG,RG}`.
+"""Find and walk folder trees: `<root>/{train,validation,test}/<class>` or `<root>/<class>`.
+
+Class folders are named by a ClassMap (data/labels.py): NRG/RG, glaucoma/normal,
+Glaucoma/Non-Glaucoma, 1/0 or whatever `--classes` says.
 
 Real archives nest it (`release-crop/release-crop/train/RG`,
 `eyepac-light-v2-512-jpg/train/RG`); v1 also carries a `release-raw` tree
@@ -14,10 +17,10 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePath
 
 from glaucli.data.images import is_image_file
+from glaucli.data.labels import CLASSES, ClassMap, parse_classes
 from glaucli.errors import InputError
 
 SPLITS = ("train", "validation", "test")
-CLASSES = ("NRG", "RG")  # label index = position: NRG = 0, RG = 1
 # Other spellings seen in the wild, matched case-insensitively ("val", "Train", "rg").
 _ALIASES = {"train": ("train", "training"), "validation": ("validation", "val", "valid"),
             "test": ("test", "testing"), "NRG": ("nrg",), "RG": ("rg",)}
@@ -43,42 +46,56 @@ def subdir(parent: Path, name: str) -> Path:
         return parent / name
 
 
-def _is_split_dir(path: Path) -> bool:
-    return all(subdir(path, cls).is_dir() for cls in CLASSES)
+def _child_dirs(path: Path) -> list[Path]:
+    try:
+        return sorted(d for d in path.iterdir() if d.is_dir())
+    except OSError:
+        return []
 
 
-def _is_root(path: Path) -> bool:
-    return any(_is_split_dir(subdir(path, split)) for split in SPLITS)
+def _is_class_dir_parent(path: Path, classes: ClassMap) -> bool:
+    """Whether `path` holds a folder of each class."""
+    return {classes.label_of(d.name) for d in _child_dirs(path)} >= {0, 1}
 
 
-def find_roots(path: Path) -> list[Path]:
-    """Every directory under `path` (itself included) that holds split folders."""
+def _is_root(path: Path, classes: ClassMap) -> bool:
+    return any(canonical(d.name) in SPLITS and _is_class_dir_parent(d, classes) for d in _child_dirs(path))
+
+
+def find_roots(path: Path, classes: ClassMap | None = None) -> list[Path]:
+    """Every directory under `path` (itself included) that holds split folders, or class
+    folders without splits (`Glaucoma/`, `Non-Glaucoma/`)."""
+    classes = classes or parse_classes(None)
     found: list[Path] = []
     for current, dirs, _files in os.walk(path, followlinks=False):
         here = Path(current)
         if len(here.relative_to(path).parts) > _MAX_DEPTH:
             dirs[:] = []
             continue
-        if _is_root(here):
+        if _is_root(here, classes) or (canonical(here.name) not in SPLITS
+                                       and _is_class_dir_parent(here, classes)):
             found.append(here)
-            dirs[:] = []  # a root's own split folders are not roots
+            dirs[:] = []  # a root's own split and class folders are not roots
         else:
             dirs.sort()
     return found
 
 
-def find_tree(path: Path, variant: str | None = None) -> Path:
-    """The one split/class tree under `path`, or an InputError that says why not."""
+def find_tree(path: Path, variant: str | None = None, classes: ClassMap | None = None) -> Path:
+    """The one split/class (or class-only) tree under `path`, or an InputError that says why not."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path} does not exist")
     if not path.is_dir():
         raise InputError(f"{path} is not a directory")
-    roots = find_roots(path)
+    roots = find_roots(path, classes)
     if not roots:
+        found = sorted({d.name for d in _child_dirs(path)}
+                       | {d.name for s in _child_dirs(path) if canonical(s.name) in SPLITS for d in _child_dirs(s)})
         raise InputError(
-            f"no dataset tree under {path}",
-            hint="expected train/, validation/, test/ folders each holding NRG/ and RG/",
+            f"no dataset tree under {path}" + (f" (folders found: {', '.join(found[:12])})" if found else ""),
+            hint="expected class folders (NRG/RG, glaucoma/normal...), optionally inside train/, validation/, "
+                 "test/; name yours with --classes RG=NAME,NRG=NAME, or give labels with --labels FILE.csv",
         )
     rel = choose_root([r.relative_to(path) for r in roots], variant, str(path))
     return path / rel
@@ -114,6 +131,53 @@ def list_images(folder: Path) -> list[Path]:
         dirs.sort()
         files.extend(Path(current) / n for n in sorted(names) if is_image_file(Path(n)))
     return files
+
+
+@dataclass
+class Listing:
+    """What a walk of a tree found: (path, label, split) entries ("" when the tree has no
+    splits), the class folders behind each (split, label), and empty unknown folders."""
+
+    entries: list[tuple[Path, int, str]]
+    folders: dict[tuple[str, int], list[Path]]
+    unknown: list[str]
+
+    def merged(self) -> list[str]:
+        """Splits where several folders were read as one class (`NRG` and `nrg`, `normal`
+        and `healthy`): worth a warning, since it is sometimes a mistake."""
+        return [f"{' + '.join(d.name for d in dirs)} -> {CLASSES[label]}" + (f" in {split}" if split else "")
+                for (split, label), dirs in self.folders.items() if len(dirs) > 1]
+
+
+def walk_tree(root: Path, classes: ClassMap) -> Listing:
+    """Every image of a tree, in split order, then class order (NRG first).
+
+    An unknown folder beside the class folders is warned about when empty and refused
+    when it holds images: guessing would silently drop or mislabel photographs."""
+    children = _child_dirs(root)
+    split_dirs = [(s, d) for s in SPLITS for d in children if canonical(d.name) == s]
+    if not split_dirs:
+        split_dirs = [("", root)]
+    entries: list[tuple[Path, int, str]] = []
+    folders: dict[tuple[str, int], list[Path]] = {}
+    unknown, refused = [], []
+    for split, folder in split_dirs:
+        labelled = []
+        for d in _child_dirs(folder):
+            label = classes.use(d.name)
+            name = d.relative_to(root).as_posix()
+            if label is not None:
+                labelled.append((label, d))
+            elif list_images(d):
+                refused.append(name)
+            else:
+                unknown.append(name)
+        for label, d in sorted(labelled, key=lambda item: item[0]):
+            folders.setdefault((split, label), []).append(d)
+            entries.extend((p, label, split) for p in list_images(d))
+    if refused:
+        raise classes.unknown_error(f"folders under {root} that are no class", refused)
+    return Listing(entries, folders, sorted(unknown))
 
 
 @dataclass(frozen=True)
@@ -185,28 +249,14 @@ def read_manifest(target: Path) -> dict | None:
         return None
 
 
-def latest_download(data_dir: Path) -> Path | None:
-    """The newest complete dataset (one with a manifest) under `data_dir`."""
+def latest_download(data_dir: Path) -> tuple[Path | None, bool]:
+    """The newest complete dataset (one with a manifest) under `data_dir`, and whether it
+    is synthetic: a downloaded dataset wins over any `glaucli sample` set."""
     if not data_dir.is_dir():
-        return None
-    complete = [(m.get("created_at", ""), d) for d in data_dir.iterdir()
-                if d.is_dir() and (m := read_manifest(d)) is not None]
-    return max(complete)[1] if complete else None
-
-
-def resolve_dataset(path: Path | None, data_dir: Path, variant: str | None = None) -> Dataset:
-    """A dataset from an explicit path, or the newest complete download."""
-    from glaucli import console
-
-    if path is None:
-        found = latest_download(data_dir)
-        if found is None:
-            raise InputError(f"no complete dataset under {data_dir}",
-                             hint="run `glaucli download` (or `glaucli sample DIR`), or pass a folder")
-        console.info(f"Using dataset {found}")
-        path = found
-    dataset = Dataset(find_tree(Path(path), variant))
-    if dataset.unknown_folders():
-        console.warn(f"ignoring folders that are not a class ({', '.join(CLASSES)}): "
-                     + ", ".join(dataset.unknown_folders()))
-    return dataset
+        return None, False
+    complete = [((m.get("source") or {}).get("kind") != "sample", m.get("created_at", ""), d)
+                for d in data_dir.iterdir() if d.is_dir() and (m := read_manifest(d)) is not None]
+    if not complete:
+        return None, False
+    real, _, found = max(complete)
+    return found, not real

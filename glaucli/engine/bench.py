@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from glaucli.data.layout import Dataset, find_tree
+from glaucli.data.collection import DataSpec, resolve
 from glaucli.data.pipeline import augmenter, make_dataset
 from glaucli.models import backbones, classifier
 
@@ -106,7 +106,7 @@ def bench(names: list[str] | None = None, image_size: int = 96, batch_size: int 
             per_class = max(8, (steps + 1) * batch_size // 2 + 1)
             write_sample(Path(tmp), per_class=per_class, size=max(image_size, 64), seed=0)
             data = Path(tmp)
-        pairs = Dataset(find_tree(Path(data))).require("train")
+        pairs = resolve(DataSpec(Path(data))).require("train")
         if len(pairs) < steps * batch_size:
             steps = max(1, len(pairs) // batch_size)
         results = [bench_backbone(n, pairs, image_size, batch_size, steps, precision, report) for n in names]

@@ -7,8 +7,9 @@ from typing import Callable
 
 from glaucli import config, runs
 from glaucli.console import RESEARCH_NOTE
+from glaucli.data import collection as collections
 from glaucli.data.images import RESAMPLE
-from glaucli.data.layout import CLASSES, Dataset, find_tree
+from glaucli.data.labels import CLASSES
 from glaucli.engine import metrics as screening
 from glaucli.engine.predict import load_model, model_image_size, scores_of
 from glaucli.errors import InputError, UsageError
@@ -44,10 +45,9 @@ def combine(method: str, member_args: list[str], data: Path | None = None, name:
         raise UsageError(f"an ensemble needs at least two members (got {len(member_args)})")
     root = config.runs_dir(runs_dir)
     members = [runs.resolve_run(arg, root) for arg in member_args]
-    data_path = data or (members[0].meta.get("data") or {}).get("path")
-    if not data_path:
+    if not data and not (members[0].meta.get("data") or {}).get("path"):
         raise InputError("the first member records no dataset; pass --data")
-    dataset = Dataset(find_tree(Path(data_path)))
+    dataset = collections.resolve(collections.from_record(members[0].meta.get("data"), data))
     val_pairs = dataset.require("validation")
     labels = [y for _, y in val_pairs]
     models = [load_model(m.model_path) for m in members]
@@ -80,7 +80,7 @@ def combine(method: str, member_args: list[str], data: Path | None = None, name:
         "members": [{"run": str(m.path), "layer": f"member_{i}", "image_size": s, "threshold": m.threshold,
                      "gradcam_layer": m.meta.get("gradcam_layer")}
                     for i, (m, s) in enumerate(zip(members, sizes))],
-        "data": {"path": str(dataset.root.resolve()), "fingerprint": dataset.fingerprint()},
+        "data": dataset.describe(), "synthetic": dataset.synthetic,
         "versions": versions(), "note": RESEARCH_NOTE,
         "metrics": {"validation": screening.screening_metrics(labels, scores, threshold)},
     }

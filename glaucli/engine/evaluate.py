@@ -6,7 +6,8 @@ import csv
 from pathlib import Path
 from typing import Callable
 
-from glaucli.data.layout import CLASSES, Dataset, find_tree
+from glaucli.data import collection as collections
+from glaucli.data.labels import CLASSES
 from glaucli.engine import metrics as screening
 from glaucli.engine.predict import load_model, scores_of
 from glaucli.errors import InputError, UsageError
@@ -35,13 +36,15 @@ def failed_gate(result: dict, gate: dict[str, float]) -> list[str]:
             if not result["metrics"][name] >= bound]
 
 
-def evaluate(run: Run, data: Path | None = None, split: str = "test", threshold: float | None = None,
-             target_specificity: float | None = None, tta: bool = False, bootstrap: int = 1000,
-             output: Path | None = None, batch_size: int = 32,
+def evaluate(run: Run, data: Path | collections.DataSpec | None = None, split: str | None = "test",
+             threshold: float | None = None, target_specificity: float | None = None, tta: bool = False,
+             bootstrap: int = 1000, output: Path | None = None, batch_size: int = 32,
              on_batch: Callable[[int, int], None] | None = None,
              report: Callable[[str], None] = lambda text: None) -> tuple[dict, Path]:
-    """Evaluate `run` on a split; writes metrics.json, predictions.csv and plots; returns
-    (the metrics document, the output folder)."""
+    """Evaluate `run` on a split of its own data or of any other collection (`data`: a
+    folder, a CSV manifest or a DataSpec; split None: test if there is one, else all);
+    writes metrics.json, predictions.csv and plots; returns (the metrics document, the
+    output folder)."""
     if threshold is not None and target_specificity is not None:
         raise UsageError("--threshold and --target-specificity exclude each other")
     if threshold is not None and not 0 <= threshold <= 1:
@@ -50,12 +53,11 @@ def evaluate(run: Run, data: Path | None = None, split: str = "test", threshold:
         raise UsageError("--target-specificity must be within (0, 1]")
     if bootstrap < 0:
         raise UsageError("--bootstrap must not be negative")
-    data_path = data or (run.meta.get("data") or {}).get("path")
-    if not data_path:
-        raise InputError(f"{run.path} records no dataset; pass --data")
-    if data is None and not Path(data_path).is_dir():
-        raise InputError(f"the run's dataset {data_path} is no longer there", hint="pass --data DIR")
-    dataset = Dataset(find_tree(Path(data_path)))
+    dataset = _collection(run, data, report)
+    external = dataset.fingerprint() != (run.meta.get("data") or {}).get("fingerprint")
+    if split is None:
+        split = "test" if "test" in dataset.splits() else collections.ALL
+        report(f"Evaluating split {split}")
     pairs = dataset.require(split)
     model = load_model(run.model_path)
 
@@ -67,25 +69,34 @@ def evaluate(run: Run, data: Path | None = None, split: str = "test", threshold:
         if on_batch:
             on_batch(done, len(pairs))
 
-    if target_specificity is not None:
-        val_pairs = dataset.require("validation")
-        report(f"Choosing the threshold for specificity {target_specificity:g} on the validation split")
-        val_scores = scores_of(model, val_pairs, batch_size, tta)
-        threshold, reached = screening.threshold_for_specificity(
-            [y for _, y in val_pairs], val_scores, target_specificity)
-        report(f"Threshold {threshold:.4f} reaches specificity {reached:.4f} on validation")
-    elif threshold is None:
-        threshold = run.threshold
     labels = [y for _, y in pairs]
     scores = scores_of(model, pairs, batch_size, tta, progress)
+    source = "run" if threshold is None else "given"
+    if target_specificity is not None:
+        if "validation" in dataset.splits():
+            val_pairs = dataset.require("validation")
+            report(f"Choosing the threshold for specificity {target_specificity:g} on the validation split")
+            val_labels, val_scores = [y for _, y in val_pairs], scores_of(model, val_pairs, batch_size, tta)
+            source = f"specificity {target_specificity:g} on the validation split"
+        else:  # a collection without a validation split (external validation): its own scores
+            val_labels, val_scores = labels, scores
+            source = f"specificity {target_specificity:g} recomputed on the evaluated data (optimistic)"
+        threshold, reached = screening.threshold_for_specificity(val_labels, val_scores, target_specificity)
+        report(f"Threshold {threshold:.4f} reaches specificity {reached:.4f} ({source})")
+    elif threshold is None:
+        threshold = run.threshold
     result = {
         "schema": 1, "run": str(run.path), "split": split, "threshold": float(threshold),
+        "threshold_source": source, "data": dataset.describe(), "external": external,
+        "synthetic": dataset.synthetic,
         "n": {cls: labels.count(i) for i, cls in enumerate(CLASSES)},
         "metrics": screening.screening_metrics(labels, scores, threshold),
         "ci95": screening.bootstrap_ci(labels, scores, threshold, bootstrap) if bootstrap else {},
         "confusion": screening.confusion(labels, scores, threshold),
         "per_class": screening.per_class(labels, scores, threshold),
     }
+    if output is None and external:  # never over the run's own evaluation of that split
+        output = run.path / "eval" / f"{dataset.root.stem}-{split}"
     out = output or run.path / "eval" / split
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "metrics.json", result)
@@ -100,6 +111,25 @@ def evaluate(run: Run, data: Path | None = None, split: str = "test", threshold:
     except Exception as exc:  # noqa: BLE001 - a plot never fails an evaluation
         report(f"[yellow]Warning:[/] plots not written ({type(exc).__name__}: {exc})")
     return result, out
+
+
+def _collection(run: Run, data, report: Callable[[str], None]) -> collections.Collection:
+    """The collection to evaluate on: `data`, else the one the run recorded."""
+    spec = data if isinstance(data, collections.DataSpec) else collections.DataSpec(path=data)
+    if spec.path is None and spec.labels is None:
+        record = run.meta.get("data") or {}
+        if not record.get("path"):
+            raise InputError(f"{run.path} records no dataset; pass --data")
+        own = collections.from_record(record)
+        if not Path(own.path).exists():
+            raise InputError(f"the run's dataset {own.path} is no longer there", hint="pass --data DIR")
+        spec = own
+    found = collections.resolve(spec)
+    for text in found.notes:
+        report(text)
+    for text in found.warnings:
+        report(f"[yellow]Warning:[/] {text}")
+    return found
 
 
 def plot_all(out: Path, labels, scores, threshold: float, confusion: dict) -> None:

@@ -15,7 +15,8 @@ import warnings
 from pathlib import Path
 
 from glaucli.console import RESEARCH_NOTE
-from glaucli.data.layout import CLASSES, Dataset, find_tree
+from glaucli.data import collection as collections
+from glaucli.data.labels import CLASSES
 from glaucli.errors import InputError, UsageError, WorkError
 from glaucli.runs import Run
 
@@ -29,9 +30,9 @@ def _check_images(run: Run, size: int, count: int = 8):
 
     from glaucli.data.images import load_image
 
-    path = (run.meta.get("data") or {}).get("path")
+    record = run.meta.get("data") or {}
     try:
-        pairs = Dataset(find_tree(Path(path))).files("validation") if path else []
+        pairs = collections.resolve(collections.from_record(record)).files("validation") if record.get("path") else []
     except InputError:
         pairs = []
     if pairs:

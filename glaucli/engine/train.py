@@ -26,8 +26,9 @@ from typing import Callable
 
 from glaucli import __version__, config, runs
 from glaucli.console import RESEARCH_NOTE
+from glaucli.data import collection as collections
 from glaucli.data.images import RESAMPLE
-from glaucli.data.layout import CLASSES, Dataset, find_tree, resolve_dataset
+from glaucli.data.labels import CLASSES
 from glaucli.data.pipeline import make_dataset, steps_per_epoch
 from glaucli.errors import InputError, Interrupted, UsageError, WorkError
 from glaucli.engine.distribute import distributed_fit, keras_fit, setup_hardware
@@ -45,6 +46,12 @@ class TrainConfig:
     data: Path | None = None
     data_dir: Path | None = None
     variant: str | None = None
+    labels: Path | None = None  # the data options of collection.DataSpec
+    classes: str | None = None
+    image_column: str | None = None
+    label_column: str | None = None
+    split_column: str | None = None
+    skip_missing: bool = False
     recipe: str = "default"
     image_size: int | None = None
     batch_size: int = 32
@@ -395,7 +402,9 @@ def train(cfg: TrainConfig, report: Report = lambda kind, data: None) -> TrainRe
 
     _check(cfg)
     bb, size, weights = _model_spec(cfg)
-    dataset = resolve_dataset(cfg.data, config.data_dir(cfg.data_dir), cfg.variant)
+    dataset = _collection(collections.DataSpec(
+        cfg.data, cfg.labels, cfg.classes, cfg.image_column, cfg.label_column, cfg.split_column,
+        skip_missing=cfg.skip_missing, variant=cfg.variant), cfg, report)
     train_pairs = dataset.require("train", cfg.limit)
     val_pairs = dataset.require("validation", cfg.limit)
     devices = describe_devices()
@@ -424,9 +433,9 @@ def train(cfg: TrainConfig, report: Report = lambda kind, data: None) -> TrainRe
         "gradcam_layer": built.gradcam_layer, **extra,
         "recipe": cfg.recipe, "weights": weights or "none", "seed": seed,
         "class_weight": class_weights(labels, cfg.class_weight),
-        "data": {"path": str(dataset.root.resolve()), "fingerprint": dataset.fingerprint(),
-                 "train": {c: labels.count(i) for i, c in enumerate(CLASSES)},
+        "data": {**dataset.describe(), "train": {c: labels.count(i) for i, c in enumerate(CLASSES)},
                  "validation": len(val_pairs)},
+        "synthetic": dataset.synthetic,
         "args": _args(cfg), "phases": [asdict(p) for p in phases], "versions": versions(), "device": devices,
         "hardware": {k: v for k, v in hardware.items() if not k.startswith("_")},
         "note": RESEARCH_NOTE,
@@ -464,7 +473,7 @@ def resume(run_arg: str | Path, overrides: dict, runs_dir: Path | None = None,
             setattr(cfg, key, overrides[key])
     _check(cfg)
     bb, size, weights = _model_spec(cfg)
-    dataset = Dataset(find_tree(Path(meta["data"]["path"]), cfg.variant))
+    dataset = _collection(collections.from_record(meta["data"]), cfg, report)
     train_pairs = dataset.require("train", cfg.limit)
     val_pairs = dataset.require("validation", cfg.limit)
     hardware = setup_hardware(cfg, describe_devices())
@@ -486,6 +495,15 @@ def resume(run_arg: str | Path, overrides: dict, runs_dir: Path | None = None,
     report("resume", {"run": str(run), "phase": phases[min(state["phase_index"], len(phases) - 1)].name,
                       "epoch": state["epoch"], "seconds": time.monotonic() - start})
     return _fit(run, meta, model, twin, state, phases, train_pairs, val_pairs, hardware, report)
+
+
+def _collection(spec: collections.DataSpec, cfg: TrainConfig, report: Report) -> collections.Collection:
+    found = collections.resolve(spec, config.data_dir(cfg.data_dir))
+    for text in found.notes:
+        report("message", {"text": text})
+    for text in found.warnings:
+        report("warning", {"text": text})
+    return found
 
 
 def _int_keys(weights: dict | None) -> dict[int, float] | None:
