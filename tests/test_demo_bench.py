@@ -12,6 +12,10 @@ def test_demo_runs_every_step_and_reruns(cli, tmp_path):
         assert text in result.stdout, text
     assert (target / "runs" / "train" / "basic-cnn" / "eval" / "test" / "metrics.json").is_file()
     assert len(list((target / "gradcam").glob("*.png"))) == 1
+    page = target / "runs" / "train" / "basic-cnn" / "report.html"
+    assert page.is_file() and "report: open it in a browser" in result.stdout
+    assert "synthetic data" in page.read_text()  # the sample set is flagged as not real photographs
+    assert "Reusing the evaluation" in result.stderr  # the page is built from the demo's own evaluation
     again = cli("demo", "--dir", target, "--epochs", "1")
     assert "Reusing" in again.stderr and (target / "runs" / "train" / "basic-cnn-2").is_dir()
 

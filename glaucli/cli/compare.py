@@ -24,6 +24,7 @@ def compare(
     skip_missing: options.SkipMissing = False,
     split: options.OptionalSplit = None,
     bootstrap: options.Bootstrap = 1000,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Also write a self-contained HTML comparison page to FILE.", show_default=False)] = None,
     runs_dir: options.RunsDir = None,
     json_out: options.Json = False,
     quiet: options.Quiet = False,
@@ -37,11 +38,17 @@ def compare(
         options.check_split(split)
     spec = options.data_spec(data, labels, classes, image_column, label_column, split_column, skip_missing)
     resolved = [resolve_run(r, config.runs_dir(runs_dir)) for r in runs]  # all inputs checked first
-    results = []
+    results, folders = [], []
     for run in resolved:
         with console.Progress(f"Evaluating {run.name}", None, "images") as bar:
-            result, _ = evaluate(run, spec, split, bootstrap=bootstrap, on_batch=bar.update, report=console.info)
+            result, folder = evaluate(run, spec, split, bootstrap=bootstrap, on_batch=bar.update, report=console.info)
         results.append(result)
+        folders.append(folder)
+    if html is not None:
+        from glaucli.engine.report import build_compare
+
+        page = build_compare(list(zip(resolved, results, folders)), split or results[0]["split"], html)
+        console.info(f"Comparison page saved to {page}")
     if json_out:
         keys = ("run", "split", "threshold", "n", "metrics", "ci95", "data", "external", "synthetic")
         console.emit_json({"split": split, "runs": [{k: r[k] for k in keys} for r in results]})

@@ -69,9 +69,14 @@ def demo(
     table.add_row(str(image), f"{scored.probability:.4f}", VERDICTS[label], str(overlay))
     console.emit(table)
 
+    from glaucli.engine.report import build_report
+
+    with console.status("Writing the report page"):
+        page = build_report(run, report=console.info)["report"]
     summary = Table(title="Where everything is", show_header=False)
     for what, where in (("sample data", data), ("run (models, meta.json, curves.png)", run.path),
-                        ("evaluation (metrics.json, plots)", eval_dir), ("Grad-CAM overlay", overlay)):
+                        ("evaluation (metrics.json, plots)", eval_dir), ("Grad-CAM overlay", overlay),
+                        ("report: open it in a browser", page)):
         summary.add_row(what, str(where))
     console.emit(summary)
     console.emit("Next, on the real data (your own Kaggle account):\n"

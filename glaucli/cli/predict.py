@@ -37,6 +37,7 @@ def predict(
     options.apply(quiet)
     from rich.markup import escape
 
+    from glaucli.engine import calibration
     from glaucli.engine.evaluate import VERDICTS
     from glaucli.engine.predict import find_images, load_model, score_paths
     from glaucli.errors import UsageError, WorkError
@@ -70,7 +71,11 @@ def predict(
         raise InputError("no image files found in " + ", ".join(inputs or [str(data)]))
     run = resolve_run(model, config.runs_dir(runs_dir))
     keras_model = load_model(run.model_path)
-    cut = run.threshold if threshold is None else threshold
+    temperature = calibration.temperature_of(run.meta)
+    if temperature:
+        console.info(f"P(RG) calibrated by the run's temperature scaling (T = {temperature:.3f})")
+    # The run's threshold was chosen on raw scores: mapped the same way, verdicts do not change.
+    cut = calibration.scale_one(run.threshold, temperature) if threshold is None else threshold
     explainer = None
     if explain is not None:
         from glaucli.engine.explain import explainer_for
@@ -99,8 +104,9 @@ def predict(
                 console.err.print(f"[red]Error:[/] {escape(scored.error)}")
                 row = {"image": str(scored.path), "error": scored.error}
             else:
-                row = {"image": str(scored.path), "probability": round(scored.probability, 6),
-                       "label": "RG" if scored.probability >= cut else "NRG", "threshold": round(cut, 6)}
+                probability = calibration.scale_one(scored.probability, temperature)
+                row = {"image": str(scored.path), "probability": round(probability, 6),
+                       "label": "RG" if probability >= cut else "NRG", "threshold": round(cut, 6)}
                 if truth:
                     row["true_label"] = truth.get(scored.path)
                 if explainer is not None:

@@ -8,6 +8,7 @@ from typing import Callable
 
 from glaucli.data import collection as collections
 from glaucli.data.labels import CLASSES
+from glaucli.engine import calibration
 from glaucli.engine import metrics as screening
 from glaucli.engine.predict import load_model, scores_of
 from glaucli.errors import InputError, UsageError
@@ -60,6 +61,9 @@ def evaluate(run: Run, data: Path | collections.DataSpec | None = None, split: s
         report(f"Evaluating split {split}")
     pairs = dataset.require(split)
     model = load_model(run.model_path)
+    temperature = calibration.temperature_of(run.meta)
+    if temperature:
+        report(f"Applying the run's temperature scaling to P(RG) (T = {temperature:.3f}, from glaucli calibrate)")
 
     done = 0
 
@@ -70,21 +74,23 @@ def evaluate(run: Run, data: Path | collections.DataSpec | None = None, split: s
             on_batch(done, len(pairs))
 
     labels = [y for _, y in pairs]
-    scores = scores_of(model, pairs, batch_size, tta, progress)
+    raw = scores_of(model, pairs, batch_size, tta, progress)
+    scores = calibration.scale(raw, temperature)
     source = "run" if threshold is None else "given"
     if target_specificity is not None:
         if "validation" in dataset.splits():
             val_pairs = dataset.require("validation")
             report(f"Choosing the threshold for specificity {target_specificity:g} on the validation split")
-            val_labels, val_scores = [y for _, y in val_pairs], scores_of(model, val_pairs, batch_size, tta)
+            val_labels = [y for _, y in val_pairs]
+            val_scores = calibration.scale(scores_of(model, val_pairs, batch_size, tta), temperature)
             source = f"specificity {target_specificity:g} on the validation split"
         else:  # a collection without a validation split (external validation): its own scores
             val_labels, val_scores = labels, scores
             source = f"specificity {target_specificity:g} recomputed on the evaluated data (optimistic)"
         threshold, reached = screening.threshold_for_specificity(val_labels, val_scores, target_specificity)
         report(f"Threshold {threshold:.4f} reaches specificity {reached:.4f} ({source})")
-    elif threshold is None:
-        threshold = run.threshold
+    elif threshold is None:  # chosen on raw scores: mapped the same way, the verdicts stay the same
+        threshold = calibration.scale_one(run.threshold, temperature)
     result = {
         "schema": 1, "run": str(run.path), "split": split, "threshold": float(threshold),
         "threshold_source": source, "data": dataset.describe(), "external": external,
@@ -94,6 +100,7 @@ def evaluate(run: Run, data: Path | collections.DataSpec | None = None, split: s
         "ci95": screening.bootstrap_ci(labels, scores, threshold, bootstrap) if bootstrap else {},
         "confusion": screening.confusion(labels, scores, threshold),
         "per_class": screening.per_class(labels, scores, threshold),
+        "calibration": calibration.summary(labels, scores, temperature),
     }
     if output is None and external:  # never over the run's own evaluation of that split
         output = run.path / "eval" / f"{dataset.root.stem}-{split}"
@@ -108,6 +115,7 @@ def evaluate(run: Run, data: Path | collections.DataSpec | None = None, split: s
             writer.writerow([str(path), CLASSES[y], f"{p:.6f}", CLASSES[pred], VERDICTS[pred]])
     try:
         plot_all(out, labels, scores, threshold, result["confusion"])
+        calibration.plot(out / "calibration.png", labels, scores, before=raw if temperature else None)
     except Exception as exc:  # noqa: BLE001 - a plot never fails an evaluation
         report(f"[yellow]Warning:[/] plots not written ({type(exc).__name__}: {exc})")
     return result, out

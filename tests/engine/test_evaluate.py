@@ -68,13 +68,14 @@ def test_evaluate_cli_schema_files_and_gate(cli, trained, tmp_path):
     result = cli("evaluate", trained["run"], "--output", out, "--json", "--bootstrap", "200")
     doc = json.loads(result.stdout)
     assert set(doc) == {"schema", "run", "split", "threshold", "threshold_source", "data", "external", "synthetic",
-                        "n", "metrics", "ci95", "confusion", "per_class"}
+                        "n", "metrics", "ci95", "confusion", "per_class", "calibration"}
     assert doc["data"]["kind"] == "folders" and doc["external"] is False and doc["threshold_source"] == "run"
     assert doc["schema"] == 1 and doc["split"] == "test" and doc["n"] == {"NRG": 6, "RG": 6}
     assert set(doc["metrics"]) == set(metrics.METRICS) and set(doc["ci95"]) == set(metrics.METRICS)
     assert sum(doc["confusion"].values()) == 12
     assert json.loads((out / "metrics.json").read_text()) == doc
-    for name in ("predictions.csv", "confusion_matrix.png", "confusion_matrix_normalized.png", "roc.png", "pr.png"):
+    for name in ("predictions.csv", "confusion_matrix.png", "confusion_matrix_normalized.png", "roc.png", "pr.png",
+                 "calibration.png"):
         assert (out / name).stat().st_size > 0, name
     assert len((out / "predictions.csv").read_text().splitlines()) == 13
     failing = cli("evaluate", trained["run"], "--output", out, "--bootstrap", "0",

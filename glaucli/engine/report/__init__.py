@@ -1,0 +1,196 @@
+"""`glaucli report`: one self-contained HTML page per run (inline images, no network, no script),
+and `compare --html`: several runs on one page in the same style.
+
+Pages are rendered by Jinja2 with autoescaping on, so run names, file names and anything else a
+user chose are text, never markup."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from glaucli import __version__, runs
+from glaucli.console import RESEARCH_NOTE
+from glaucli.data.labels import CLASSES
+from glaucli.data.layout import read_manifest
+from glaucli.engine import calibration
+from glaucli.engine.report import evidence, figures
+from glaucli.errors import UsageError
+
+TEMPLATES = Path(__file__).parent / "templates"
+HEADLINE = ("auc", "sensitivity", "specificity", "pauc_90", "sens_at_95spec", "accuracy", "f1")
+
+
+def evaluation_for(run: runs.Run, split: str, data=None, batch_size: int = 32,
+                   on_batch: Callable[[int, int], None] | None = None,
+                   report: Callable[[str], None] = lambda text: None) -> tuple[dict, Path, bool]:
+    """A stored evaluation with the report's settings, else a fresh one: (metrics, folder, reused).
+    Other data (`data`) is always evaluated afresh."""
+    from glaucli.engine.evaluate import evaluate
+
+    stored = evidence.stored_evaluation(run, split) if data is None else None
+    if stored:
+        report(f"Reusing the evaluation in {stored[1]}")
+        return stored[0], stored[1], True
+    result, folder = evaluate(run, data, split, bootstrap=1000, batch_size=batch_size, on_batch=on_batch, report=report)
+    return result, folder, False
+
+
+def build_report(run: runs.Run, split: str = "test", data=None, output: Path | None = None,
+                 gallery: int = 8, batch_size: int = 32, on_batch: Callable[[int, int], None] | None = None,
+                 report: Callable[[str], None] = lambda text: None) -> dict:
+    """Write the run's report page; returns {"report", "evaluation", "reused"}."""
+    target = _target(run, output, "report.html")
+    result, folder, reused = evaluation_for(run, split, data, batch_size, on_batch, report)
+    rows = evidence.predictions(folder)
+    labels, scores = [r["label"] for r in rows], [r["p"] for r in rows]
+    threshold = float(result["threshold"])
+    points = evidence.operating_points(labels, scores, threshold)
+    both = len(set(labels)) == 2
+
+    report("Drawing Grad-CAM overlays for the error gallery")
+    picked = evidence.pick_gallery(rows, threshold, gallery)
+    with tempfile.TemporaryDirectory(prefix="glaucli-report-") as work:
+        cards = evidence.gallery_cards(picked, _explainer(run, report), threshold, Path(work), report)
+
+    history = evidence.history(run.path)
+    best = evidence.best_epoch(run.meta, history)
+    page = {
+        "title": f"glaucli report: {run.name}", "run": _header(run, result, split), "split": split,
+        "result": result, "metrics": _metric_rows(result), "confusion": _confusion(result["confusion"]),
+        "points": points, "threshold": threshold,
+        "figures": {"roc": figures.roc(labels, scores, points) if both else None,
+                    "pr": figures.pr(labels, scores, points[0]) if both else None,
+                    "distribution": figures.distribution(labels, scores, threshold),
+                    "reliability": figures.reliability(labels, scores),
+                    "curves": figures.curves(history, best) if history else None},
+        "calibration": result.get("calibration") or calibration.summary(labels, scores),
+        "fitted": run.meta.get("calibration"), "gallery": cards, "gallery_size": gallery,
+        "training": _training(run.meta, history, best),
+        "members": _members(run, split, data, batch_size, result, report),
+        "evaluation": {"folder": str(folder), "reused": reused},
+        "generated": runs.now(), "version": __version__, "note": RESEARCH_NOTE,
+    }
+    _write(target, _render("report.html.j2", page))
+    return {"report": str(target), "evaluation": str(folder), "reused": reused}
+
+
+def build_compare(entries: list[tuple[runs.Run, dict, Path]], split: str, output: Path) -> Path:
+    """A comparison page from already computed evaluations: (run, metrics, evaluation folder)."""
+    columns, curves = [], []
+    for run, result, folder in entries:
+        rows = evidence.predictions(folder)
+        labels, scores = [r["label"] for r in rows], [r["p"] for r in rows]
+        if len(set(labels)) == 2:
+            curves.append((run.name, labels, scores))
+        cal = result.get("calibration") or calibration.summary(labels, scores)
+        columns.append({"header": _header(run, result, split), "result": result, "ece": cal["ece"],
+                        "brier": cal["brier"], "reliability": figures.reliability(labels, scores)})
+    best = {name: max(c["result"]["metrics"][name] for c in columns) for name in HEADLINE}
+    page = {"title": f"glaucli comparison on {split}", "split": split, "columns": columns, "headline": HEADLINE,
+            "best": best, "roc": figures.roc_overlay(curves) if curves else None,
+            "generated": runs.now(), "version": __version__, "note": RESEARCH_NOTE}
+    target = _target(None, output, "compare.html")
+    _write(target, _render("compare.html.j2", page))
+    return target
+
+
+def _target(run: runs.Run | None, output: Path | None, default: str) -> Path:
+    target = Path(output) if output else run.path / default
+    if target.is_dir():
+        target = target / default
+    if run is not None and target.resolve() in {run.model_path.resolve(), (run.path / runs.META).resolve()}:
+        raise UsageError(f"--output {target} is one of the run's own files; choose another name")
+    if target.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"--output {target} should end in .html")
+    return target
+
+
+def _explainer(run: runs.Run, report: Callable[[str], None]):
+    from glaucli.engine.explain import explainer_for
+    from glaucli.engine.predict import load_model
+
+    try:
+        return explainer_for(load_model(run.model_path), run.meta)
+    except Exception as exc:  # noqa: BLE001 - a page without heatmaps beats no page
+        report(f"Grad-CAM unavailable for {run.name} ({type(exc).__name__}: {exc})")
+        return None
+
+
+def _header(run: runs.Run, result: dict, split: str) -> dict:
+    meta = run.meta
+    data = meta.get("data") or {}
+    source = (result.get("data") or data).get("path")
+    origin = ((read_manifest(Path(source)) or {}) if source else {}).get("source") or {}
+    return {"name": run.name, "path": str(run.path), "kind": meta.get("kind", "model file"),
+            "backbone": meta.get("backbone", "unknown"), "image_size": meta.get("image_size"),
+            "method": meta.get("method"), "data": source,
+            "origin": origin.get("slug") or origin.get("dataset") or origin.get("kind"),
+            "synthetic": bool(result.get("synthetic") or origin.get("kind") == "sample"),
+            "train_counts": data.get("train"), "validation_count": data.get("validation"),
+            "split_counts": result["n"], "started_at": meta.get("started_at"),
+            "finished_at": meta.get("finished_at"), "versions": meta.get("versions") or {},
+            "threshold_method": meta.get("threshold_method"), "temperature": calibration.temperature_of(meta)}
+
+
+def _metric_rows(result: dict) -> list[dict]:
+    return [{"name": name, "value": value, "ci": result.get("ci95", {}).get(name)}
+            for name, value in result["metrics"].items()]
+
+
+def _confusion(c: dict) -> list[dict]:
+    rows = []
+    for cls, (a, b) in zip(CLASSES, ((c["tn"], c["fp"]), (c["fn"], c["tp"]))):
+        total = max(1, a + b)
+        rows.append({"true": cls, "cells": [(a, a / total), (b, b / total)]})
+    return rows
+
+
+def _training(meta: dict, history: list[dict], best: int | None) -> dict:
+    best_row = next((r for r in history if r.get("epoch") and int(r["epoch"]) == best), None)
+    return {"phases": meta.get("phases") or [], "durations": meta.get("durations_s") or {},
+            "epochs_done": meta.get("epochs_done"), "best_epoch": best, "best_row": best_row,
+            "hardware": meta.get("hardware") or {}, "device": meta.get("device"), "args": meta.get("args") or {},
+            "recipe": meta.get("recipe"), "weights": meta.get("weights"), "seed": meta.get("seed")}
+
+
+def _members(run: runs.Run, split: str, data, batch_size: int, own: dict,
+             report: Callable[[str], None]) -> dict | None:
+    """An ensemble's members with their own metrics beside the ensemble's."""
+    members = run.meta.get("members") if run.meta.get("kind") == "ensemble" else None
+    if not members:
+        return None
+    columns = []
+    for i, member in enumerate(members):
+        column = {"name": member.get("backbone") or f"member {i}", "image_size": member.get("image_size"),
+                  "threshold": member.get("threshold"), "metrics": None}
+        folder = runs.run_folder(member["run"], Path(".")) if member.get("run") else None
+        if folder is not None:
+            try:
+                member_run = runs.resolve_run(folder, folder.parent)
+                column["name"] = member_run.name
+                column["metrics"] = evaluation_for(member_run, split, data, batch_size, report=report)[0]["metrics"]
+            except Exception as exc:  # noqa: BLE001 - a missing member leaves its column empty
+                column["problem"] = f"{type(exc).__name__}: {exc}"
+        columns.append(column)
+    return {"columns": columns, "ensemble": own["metrics"], "names": HEADLINE,
+            "joint": run.meta.get("method") == "concat"}
+
+
+def _render(name: str, page: dict) -> str:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["num"] = lambda v, digits=3: "n/a" if v is None or v != v else f"{v:.{digits}f}"
+    env.filters["pct"] = lambda v: "n/a" if v is None or v != v else f"{100 * v:.1f} %"
+    return env.get_template(name).render(**page)
+
+
+def _write(target: Path, text: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, target)
