@@ -75,3 +75,42 @@ def test_json_is_taken_by_every_command_the_readme_says():
         opts = {o for p in cmd.params for o in getattr(p, "opts", [])}
         assert "--quiet" in opts, path
         assert ("--json" in opts) == (path not in exempt), path
+
+
+def test_csv_dash_means_stdout(cli, trained, tmp_path, monkeypatch):
+    import csv
+    import io
+
+    monkeypatch.chdir(tmp_path)
+    image = sorted((trained["data"] / "test" / "RG").glob("*.jpg"))[0]
+    result = cli("predict", image, "--model", trained["run"], "--csv", "-")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["image"] for r in rows] == [str(image)] and rows[0]["label"] in ("RG", "NRG")
+    assert not (tmp_path / "-").exists() and "saved to -" not in result.stderr
+
+
+def test_dash_is_never_a_folder(cli, trained, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    image = sorted((trained["data"] / "test" / "RG").glob("*.jpg"))[0]
+    assert "--explain" in cli("predict", image, "--model", trained["run"], "--explain", "-", code=2).stderr
+    assert "--output" in cli("evaluate", trained["run"], "--output", "-", code=2).stderr
+    assert "--output" in cli("export", trained["run"], "--output", "-", code=2).stderr
+    assert not (tmp_path / "-").exists()
+
+
+def test_evaluate_without_bootstrap_has_no_empty_interval_column(cli, trained, tmp_path):
+    result = cli("evaluate", trained["run"], "--bootstrap", "0", "--output", tmp_path / "ev")
+    assert "95 % CI" not in result.stdout and "auc" in result.stdout
+
+
+def test_runs_resume_hint_goes_to_stderr(cli, tmp_path):
+    import json
+
+    run = tmp_path / "runs" / "train" / "xception"
+    run.mkdir(parents=True)
+    (run / "meta.json").write_text(json.dumps({"schema": 1, "kind": "train", "backbone": "xception",
+                                               "status": "interrupted", "started_at": "2026-12-01T10:00:00+00:00",
+                                               "resume": f"glaucli train --resume {run}"}))
+    result = cli("runs")
+    assert "--resume" not in result.stdout and f"glaucli train --resume {run}" in result.stderr
+    assert "xception" in result.stdout

@@ -54,7 +54,6 @@ def compare(
         console.emit_json({"split": split, "runs": [{k: r[k] for k in keys} for r in results]})
         return
     from rich.markup import escape
-    from rich.table import Table
 
     sources = {(r["data"]["path"], r["split"]) for r in results}
     if any(r["synthetic"] for r in results):
@@ -62,20 +61,31 @@ def compare(
     if len(sources) > 1:
         console.warn("the runs were evaluated on different data: " + "; ".join(
             f"{r['run']}: {r['data']['path']} ({r['split']})" for r in results))
-    table = Table(title="Comparison on " + (escape(f"{Path(results[0]['data']['path']).name} ({results[0]['split']})")
-                                            if len(sources) == 1 else "each run's own data"))
-    table.add_column("run")
-    for name in MAIN:
-        table.add_column(name, justify="right")
-    best = {name: max(r["metrics"][name] for r in results) for name in MAIN}
-    for run, r in zip(resolved, results):
+    title = "Comparison on " + (escape(f"{Path(results[0]['data']['path']).name} ({results[0]['split']})")
+                                if len(sources) == 1 else "each run's own data")
+    console.emit(compare_table(title, [run.name for run in resolved], results))
+
+
+def compare_table(title: str, names: list[str], results: list[dict]) -> "Table":
+    """Metrics down, runs across: each run's column holds the value and, folded beneath it,
+    its 95 % interval, so two or three runs fit 80 columns and names fold instead of being cut."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title, caption="best value in bold; [dim]95 % interval beneath[/]"
+                  if any(r["ci95"] for r in results) else "best value in bold")
+    table.add_column("metric", no_wrap=True)
+    for name in names:
+        table.add_column(escape(name), justify="right", overflow="fold", min_width=7)
+    for metric in MAIN:
+        best = max(r["metrics"][metric] for r in results)
         cells = []
-        for name in MAIN:
-            value, ci = r["metrics"][name], r["ci95"].get(name)
-            text = f"{value:.3f}" + (f" [{ci[0]:.3f}-{ci[1]:.3f}]" if ci else "")
-            cells.append(f"[bold]{text}[/]" if value == best[name] else text)
-        table.add_row(run.name, *cells)
-    console.emit(table)
+        for r in results:
+            value, ci = r["metrics"][metric], r["ci95"].get(metric)
+            text = f"[bold]{value:.3f}[/]" if value == best else f"{value:.3f}"
+            cells.append(text + (f"\n[dim]{ci[0]:.3f}-{ci[1]:.3f}[/]" if ci else ""))
+        table.add_row(LABELS[metric], *cells)
+    return table
 
 
 def register(app: typer.Typer) -> None:

@@ -41,6 +41,7 @@ def evaluate(
 
     if split is not None:
         options.check_split(split)
+    options.refuse_stdout(output, "--output")
     gate = parse_gate(fail_under)
     spec = options.data_spec(data, labels, classes, image_column, label_column, split_column, skip_missing)
     resolved = resolve_run(run, config.runs_dir(runs_dir))
@@ -81,10 +82,12 @@ def _print_report(result: dict) -> None:
     table = Table(title=f"Metrics, n = {result['n']['NRG']} NRG + {result['n']['RG']} RG")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    table.add_column("95 % CI", justify="right")
+    if result["ci95"]:  # --bootstrap 0: no intervals, no empty column
+        table.add_column("95 % CI", justify="right")
     for name, value in result["metrics"].items():
         ci = result["ci95"].get(name)
-        table.add_row(name, f"{value:.4f}", f"{ci[0]:.4f} - {ci[1]:.4f}" if ci else "")
+        cells = [name, f"{value:.4f}"] + ([f"{ci[0]:.4f} - {ci[1]:.4f}" if ci else "-"] if result["ci95"] else [])
+        table.add_row(*cells)
     console.emit(table)
     pc = Table(title="Per class")
     for column in ("class", "precision", "recall", "f1", "support"):

@@ -26,6 +26,7 @@ def export(
     from glaucli.runs import resolve_run
 
     check_options(fmt, float16)
+    options.refuse_stdout(output, "--output")
     resolved = resolve_run(run, config.runs_dir(runs_dir))
     with console.status(f"Exporting {resolved.name}"):
         result = run_export(resolved, fmt, output, float16)

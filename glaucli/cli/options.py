@@ -83,3 +83,16 @@ def announce(found) -> None:
         console.info(text)
     for text in found.warnings:
         console.warn(text)
+
+
+def is_stdout(path: Path | None) -> bool:
+    """`-` as an output path means stdout, as everywhere on the command line."""
+    return path is not None and str(path) == "-"
+
+
+def refuse_stdout(path: Path | None, flag: str) -> None:
+    """A folder option cannot be stdout; never create a folder called `-`."""
+    if is_stdout(path):
+        from glaucli.errors import UsageError
+
+        raise UsageError(f"{flag} needs a folder; - (stdout) cannot hold files", hint=f"pass {flag} DIR")

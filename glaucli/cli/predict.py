@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import sys
 from pathlib import Path
 from typing import Annotated, List, Optional
 
@@ -18,7 +19,7 @@ def predict(
     model: Annotated[Optional[str], typer.Option("--model", help="Run folder, run name or .keras file \\[default: latest complete run].", show_default=False)] = None,
     threshold: options.Threshold = None,
     tta: options.Tta = False,
-    csv_file: Annotated[Optional[Path], typer.Option("--csv", help="Write the results as CSV to FILE instead of the table.", show_default=False)] = None,
+    csv_file: Annotated[Optional[Path], typer.Option("--csv", help="Write the results as CSV to FILE (- for stdout) instead of the table.", show_default=False)] = None,
     explain: Annotated[Optional[Path], typer.Option("--explain", help="Write a Grad-CAM overlay PNG per image into DIR.", show_default=False)] = None,
     data: Annotated[Optional[Path], typer.Option("--data", help="Predict a labelled collection (folder tree or CSV manifest) instead: rows gain its true label.", show_default=False)] = None,
     labels: options.Labels = None,
@@ -47,6 +48,7 @@ def predict(
         raise UsageError("--threshold must be within [0, 1]")
     if json_out and csv_file:
         raise UsageError("--json and --csv exclude each other")
+    options.refuse_stdout(explain, "--explain")
     truth: dict[Path, str] = {}
     if data is not None or labels is not None:
         if inputs:
@@ -90,7 +92,7 @@ def predict(
         json_array = stack.enter_context(console.JsonArray()) if json_out else None
         csv_writer = None
         if csv_file:
-            fh = stack.enter_context(open(csv_file, "w", newline=""))
+            fh = sys.stdout if options.is_stdout(csv_file) else stack.enter_context(open(csv_file, "w", newline=""))
             fields = ["image", "probability", "label", "threshold", "error"] + (["true_label"] if truth else [])
             csv_writer = csv.DictWriter(fh, fieldnames=fields,
                                         extrasaction="ignore")
@@ -120,7 +122,8 @@ def predict(
                 table_rows.append(row)
 
     if csv_file:
-        console.info(f"Results saved to {csv_file}")
+        if not options.is_stdout(csv_file):
+            console.info(f"Results saved to {csv_file}")
     elif not json_out:
         console.emit(_table(table_rows, run.name, VERDICTS))
     if failed:
@@ -128,19 +131,35 @@ def predict(
 
 
 def _table(rows: list[dict], run_name: str, verdicts: dict):
+    """Designed for 80 columns: the threshold is the same for every row, so it sits in the
+    caption (with P(RG)'s precision, enough to tell the two apart), and paths fold."""
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"Predictions ({run_name})", caption=console.RESEARCH_NOTE)
-    for column in ("image", "P(RG)", "verdict", "threshold"):
-        table.add_column(column, justify="right" if column in ("P(RG)", "threshold") else "left",
-                         overflow="fold")
+    from glaucli.cli.render import display_path, separating_digits
+
+    scored = [r for r in rows if "error" not in r]
+    cut = scored[0]["threshold"] if scored else None
+    digits = separating_digits([(r["probability"], r["threshold"]) for r in scored], lo=4)
+    caption = console.RESEARCH_NOTE
+    if cut is not None:
+        caption = f"RG suspected when P(RG) >= {cut:.{digits}f} (threshold)\n{caption}"
+    table = Table(title=f"Predictions ({escape(run_name)})", caption=caption)
+    table.add_column("image", overflow="fold", ratio=1)
+    table.add_column("P(RG)", justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    with_truth = any(r.get("true_label") for r in rows)  # predict --data: the collection's labels
+    if with_truth:
+        table.add_column("true", no_wrap=True)
     for r in rows:
+        image = escape(display_path(r["image"]))
+        truth = [r.get("true_label") or "-"] if with_truth else []
         if "error" in r:
-            table.add_row(r["image"], "-", "[red]error[/]", "-")
+            table.add_row(image, "-", "[red]error[/]", *truth)
         else:
             style = "bold red" if r["label"] == "RG" else "green"
-            table.add_row(r["image"], f"{r['probability']:.4f}",
-                          f"[{style}]{verdicts[int(r['label'] == 'RG')]}[/]", f"{r['threshold']:.3f}")
+            table.add_row(image, f"{r['probability']:.{digits}f}",
+                          f"[{style}]{verdicts[int(r['label'] == 'RG')]}[/]", *truth)
     return table
 
 

@@ -22,3 +22,31 @@ def counts_table(counts: dict[str, dict[str, int]], title: str | None = None) ->
     table.add_row("[bold]all[/]", *(f"[bold]{total[c]}[/]" for c in CLASSES),
                   f"[bold]{sum(total.values())}[/]")
     return table
+
+
+def separating_digits(pairs, lo: int = 3, hi: int = 6) -> int:
+    """The fewest decimals (lo..hi) at which every (value, threshold) pair that differs also
+    prints differently: 0.48112 next to a threshold of 0.481463 must not both read 0.481."""
+    pairs = [(a, b) for a, b in pairs if a != b]
+    for digits in range(lo, hi + 1):
+        if all(f"{a:.{digits}f}" != f"{b:.{digits}f}" for a, b in pairs):
+            return digits
+    return hi
+
+
+def display_path(path: str) -> str:
+    """A path as short as it can be said: relative to the working folder when under it."""
+    import os
+
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return path
+    return rel if not rel.startswith("..") else path
+
+
+def short_date(stamp: str | None) -> str:
+    """`2026-12-02T03:11:37.123+00:00` -> `2026-12-02 03:11` (the table needs no more)."""
+    if not stamp:
+        return ""
+    return stamp.replace("T", " ")[:16]

@@ -23,22 +23,40 @@ def runs(runs_dir: options.RunsDir = None, json_out: options.Json = False, quiet
     if json_out:
         console.emit_json({"runs": rows})
         return
-    from rich.table import Table
-
-    synthetic = any(r["synthetic"] for r in rows)
-    table = Table(title=f"Runs in {config.runs_dir(runs_dir)}",
-                  caption="* trained on synthetic data (glaucli sample)" if synthetic else None)
-    for column in ("name", "kind", "backbone", "status", "val AUC", "date"):
-        table.add_column(column)
-    for r in rows:
-        table.add_row(r["name"] + (" *" if r["synthetic"] else ""), r["kind"] or "", r["backbone"] or "", r["status"] or "",
-                      f"{r['val_auc']:.4f}" if isinstance(r["val_auc"], (int, float)) else "-", r["date"] or "")
-    console.emit(table)
-    for r in rows:
+    console.emit(runs_table(rows, config.runs_dir(runs_dir)))
+    for r in rows:  # a hint, not data: stderr
         if r["resume"]:
-            console.emit(f"{r['name']} stopped ({r['status']}); continue with: {r['resume']}")
+            console.info(f"{r['name']} stopped ({r['status']}); continue with: {r['resume']}")
     if not rows:
         console.info("No runs yet: `glaucli train BACKBONE` makes one.")
+
+
+def runs_table(rows: list[dict], where) -> "Table":
+    """Fits 80 columns: the kind goes into the model column, dates lose seconds, names fold
+    (never cut) when they are longer than the room left."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from glaucli.cli.render import short_date
+
+    synthetic = any(r.get("synthetic") for r in rows)
+    table = Table(title=f"Runs in {escape(str(where))}",
+                  caption="* trained on synthetic data (glaucli sample)" if synthetic else None)
+    # Names up to 24 characters stay on one line (the other columns fold first); longer ones fold.
+    longest = max((len(r["name"]) for r in rows), default=4)
+    table.add_column("name", overflow="fold", no_wrap=longest <= 24)
+    table.add_column("model", overflow="fold")
+    table.add_column("status", overflow="fold")
+    table.add_column("val AUC", justify="right", no_wrap=True)
+    table.add_column("finished", overflow="fold")
+    for r in rows:
+        model = r["backbone"] or ""
+        if r["kind"] == "ensemble":
+            model = f"{model} ensemble"
+        table.add_row(escape(r["name"]) + (" *" if r.get("synthetic") else ""), escape(model), r["status"] or "",
+                      f"{r['val_auc']:.4f}" if isinstance(r["val_auc"], (int, float)) else "-",
+                      short_date(r["date"]))
+    return table
 
 
 def register(app: typer.Typer) -> None:
