@@ -91,6 +91,17 @@ def test_compare_html(cli, trained, tmp_path):
     assert len(inline_images(html)) == 3  # the ROC overlay and one reliability diagram per run
 
 
+def test_ensemble_report_shows_members_side_by_side(cli, trained, tmp_path):
+    a, b = copy_run(trained, tmp_path, "left"), copy_run(trained, tmp_path, "right")
+    ensemble = Path(cli("ensemble", "mean", a, b, "--runs-dir", tmp_path / "runs", "--quiet").stdout.strip())
+    html = Path(cli("report", ensemble, "--gallery", "1").stdout.strip()).read_text()
+    assert 'id="members"' in html and "mean(left, right)" in html
+    header = re.search(r"<thead><tr><th>metric</th>(.*?)</tr></thead>", html.split('id="members"')[1]).group(1)
+    assert re.findall(r"<th>(.*?)</th>", header) == ["left", "right", "ensemble"]
+    assert html.count("–</td>") == 0  # every member has its own metrics
+    assert len(inline_images(html)) >= 4
+
+
 def test_report_opens_in_a_real_browser(cli, trained, tmp_path):
     from tests.browser import Browser, find_chromium
 

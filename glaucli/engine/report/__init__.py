@@ -124,8 +124,10 @@ def _header(run: runs.Run, result: dict, split: str) -> dict:
     data = meta.get("data") or {}
     source = (result.get("data") or data).get("path")
     origin = ((read_manifest(Path(source)) or {}) if source else {}).get("source") or {}
-    return {"name": run.name, "path": str(run.path), "kind": meta.get("kind", "model file"),
-            "backbone": meta.get("backbone", "unknown"), "image_size": meta.get("image_size"),
+    bare = not meta  # a .keras file without meta.json: name it by the file
+    return {"name": run.model_path.name if bare else run.name, "path": str(run.model_path if bare else run.path),
+            "kind": meta.get("kind", "model file"), "backbone": meta.get("backbone", "unknown backbone"),
+            "image_size": meta.get("image_size") or result.get("image_size") or "?",
             "method": meta.get("method"), "data": source,
             "origin": origin.get("slug") or origin.get("dataset") or origin.get("kind"),
             "synthetic": bool(result.get("synthetic") or origin.get("kind") == "sample"),
