@@ -130,8 +130,10 @@ def gallery_cards(picked: dict, explainer, threshold: float, workdir: Path,
                 card["problem"] = "no Grad-CAM for this model"
             else:
                 try:  # a file name per card: two photos with one name never share an overlay
-                    out = explainer.overlay(r["path"], workdir / f"{n}-{i}-{r['path'].stem}.png")
-                    card["overlay"] = figures.file_uri(Path(out), longest=420)
+                    out = workdir / f"{n}-{i}-{r['path'].stem}.png"
+                    written = explainer.overlay(r["path"], out)
+                    card["overlay"] = figures.file_uri(Path(written) if isinstance(written, (str, Path)) else out,
+                                                       longest=420)
                 except Exception as exc:  # noqa: BLE001 - one failed explanation never fails the page
                     card["problem"] = f"no Grad-CAM ({type(exc).__name__}: {str(exc)[:120]})"
                     note(f"Grad-CAM failed for {r['path']}: {exc}")
