@@ -151,9 +151,11 @@ class Progress:
         if self.unit != "bytes":
             of = f"/{self.total}" if self.total is not None else ""
             return f"{self.done}{of} {self.unit}".rstrip()
-        speed = self.done / max(time.monotonic() - self._began, 1e-6) / 1e6
-        of = f"/{self.total / 1e6:.1f}" if self.total else ""
-        return f"{self.done / 1e6:.1f}{of} MB ({speed:.1f} MB/s)"
+        # One unit for the pair, picked by the total: a 40 kB archive is not "0.0/0.0 MB".
+        scale, unit = _byte_unit(max(self.total or 0, self.done))
+        speed = self.done / max(time.monotonic() - self._began, 1e-6) / scale
+        of = f"/{self.total / scale:.1f}" if self.total else ""
+        return f"{self.done / scale:.1f}{of} {unit} ({speed:.1f} {unit}/s)"
 
     def close(self) -> None:
         if self._bar is not None:
@@ -162,6 +164,13 @@ class Progress:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _byte_unit(size: float) -> tuple[float, str]:
+    for scale, unit in ((1e9, "GB"), (1e6, "MB"), (1e3, "kB")):
+        if size >= scale:
+            return scale, unit
+    return 1.0, "B"
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -114,3 +115,35 @@ def test_runs_resume_hint_goes_to_stderr(cli, tmp_path):
     result = cli("runs")
     assert "--resume" not in result.stdout and f"glaucli train --resume {run}" in result.stderr
     assert "xception" in result.stdout
+
+
+def test_small_transfers_are_not_zero_megabytes(capsys):
+    from glaucli import console
+
+    console.reset()
+    for total, expected in ((40_000, "40.0/40.0 kB"), (512, "512.0/512.0 B"), (3_500_000, "3.5/3.5 MB")):
+        with console.Progress("Extracting", total, "bytes") as bar:
+            bar.update(total)
+        assert f"Extracting: {expected}" in capsys.readouterr().err
+
+
+def test_info_is_a_checkup(cli, tmp_path, monkeypatch):
+    cache = tmp_path / "keras-home" / "models"
+    cache.mkdir(parents=True)
+    monkeypatch.setenv("KERAS_HOME", str(cache.parent))
+    for name in ("xception_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                 "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5",
+                 "resnet50_weights_tf_dim_ordering_tf_kernels.h5"):  # with top: not usable as a backbone
+        (cache / name).write_bytes(b"")
+    result = cli("info", "--json")
+    info = json.loads(result.stdout)
+    assert set(info["imagenet_weights"]["cached"]) == {"xception", "mobilenet-v3-small"}
+    assert set(info["extras"]) == {"tf2onnx", "onnxruntime", "tensorboard"}
+    assert info["disk"]["data_dir"]["free_gb"] > 0 and info["disk"]["runs_dir"]["free_gb"] > 0
+    assert info["memory"]["total_gb"] > 0 and info["memory"]["cpus"] >= 1
+    dev = info["devices"]
+    assert isinstance(dev["cuda_build"], bool)
+    assert (dev["no_gpu_reason"] is None) == bool(dev["gpus"])  # no GPU always comes with a reason
+    assert "importing TensorFlow" in result.stderr
+    table = cli("info").stdout
+    assert "ImageNet weights" in table and "free" in table and "GPU" in table
