@@ -79,18 +79,20 @@ def build_report(run: runs.Run, split: str = "test", data=None, output: Path | N
 
 def build_compare(entries: list[tuple[runs.Run, dict, Path]], split: str, output: Path) -> Path:
     """A comparison page from already computed evaluations: (run, metrics, evaluation folder)."""
-    columns, curves = [], []
+    columns, curves, all_scores = [], [], []
     for run, result, folder in entries:
         rows = evidence.predictions(folder)
         labels, scores = [r["label"] for r in rows], [r["p"] for r in rows]
+        all_scores.append((run.name, labels, scores))
         if len(set(labels)) == 2:
             curves.append((run.name, labels, scores))
         cal = result.get("calibration") or calibration.summary(labels, scores)
         columns.append({"header": _header(run, result, split), "result": result, "ece": cal["ece"],
-                        "brier": cal["brier"], "reliability": figures.reliability(labels, scores)})
+                        "brier": cal["brier"]})
     best = {name: max(c["result"]["metrics"][name] for c in columns) for name in HEADLINE}
     page = {"title": f"glaucli comparison on {split}", "split": split, "columns": columns, "headline": HEADLINE,
             "best": best, "roc": figures.roc_overlay(curves) if curves else None,
+            "reliability": figures.reliability_overlay(all_scores),
             "generated": runs.now(), "version": __version__, "note": RESEARCH_NOTE}
     target = _target(None, output, "compare.html")
     _write(target, _render("compare.html.j2", page))
@@ -188,7 +190,19 @@ def _render(name: str, page: dict) -> str:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = lambda v, digits=3: "n/a" if v is None or v != v else f"{v:.{digits}f}"
     env.filters["pct"] = lambda v: "n/a" if v is None or v != v else f"{100 * v:.1f} %"
+    env.filters["when"] = _when
     return env.get_template(name).render(**page)
+
+
+def _when(stamp: str | None) -> str:
+    """`2026-12-02T03:17:26+00:00` -> `2026-12-02 03:17 UTC` (anything else unchanged)."""
+    from datetime import datetime, timezone
+
+    try:
+        moment = datetime.fromisoformat(stamp).astimezone(timezone.utc)
+    except (TypeError, ValueError):
+        return stamp or "?"
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _write(target: Path, text: str) -> None:

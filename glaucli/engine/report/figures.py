@@ -141,6 +141,25 @@ def curves(rows: list[dict], best_epoch: int | None) -> dict[str, str]:
     return out
 
 
+def reliability_overlay(entries: list[tuple[str, list, list]]) -> str:
+    """Several runs' reliability curves (10 bins) on one plot (compare page)."""
+    from glaucli.engine import calibration
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 4.6))
+    ax.plot([0, 1], [0, 1], ":", color=GREY, label="perfect calibration")
+    for name, labels, scores in entries:
+        rows = [r for r in calibration.reliability(labels, scores) if r["count"]]
+        shown = name.replace("$", r"\$")
+        ax.plot([r["mean_probability"] for r in rows], [r["fraction_rg"] for r in rows], "o-", ms=4,
+                label=f"{shown} (ECE {calibration.ece(labels, scores):.3f})")
+    ax.set(xlabel="predicted P(RG)", ylabel="observed fraction RG", xlim=(0, 1), ylim=(-0.02, 1.02),
+           title="Reliability (10 bins)")
+    ax.legend(loc="upper left", fontsize=7.5)
+    fig.tight_layout()
+    return figure_uri(fig)
+
+
 def roc_overlay(entries: list[tuple[str, list, list]]) -> str:
     """Several runs' ROC curves on one plot (compare page)."""
     from sklearn.metrics import roc_auc_score, roc_curve
