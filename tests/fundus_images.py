@@ -43,6 +43,7 @@ def fundus_variants(size: int = 128, seed: int = 0) -> dict[str, np.ndarray]:
     wide = np.zeros((size, int(size * 1.5), 3), np.uint8)
     wide[:, (wide.shape[1] - size) // 2:(wide.shape[1] - size) // 2 + size] = base
     out["wide 3:2 photo"] = wide
+    out["stretched 5:4"] = np.asarray(Image.fromarray(base).resize((size, int(size * 0.8)), Image.Resampling.BILINEAR))
     tinted = other * np.array([0.85, 1.15, 1.1])
     out["yellow-green tint"] = np.clip(tinted, 0, 255).astype(np.uint8)
     shifted = np.zeros_like(base)

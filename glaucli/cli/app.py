@@ -116,11 +116,11 @@ def root(
 
 
 def _register() -> None:
-    from glaucli.cli import (backbones, bench, calibrate, compare, data, demo, download, ensemble, evaluate, export,
-                             info, predict, report, runs, sample, split, train)
+    from glaucli.cli import (backbones, bench, calibrate, calibrate_ood, compare, data, demo, download, ensemble,
+                             evaluate, export, info, predict, report, runs, sample, split, train)
 
-    for module in (demo, download, sample, data, split, train, evaluate, predict, calibrate, report, ensemble,
-                   compare, export, backbones, runs, info, bench):
+    for module in (demo, download, sample, data, split, train, evaluate, predict, calibrate, calibrate_ood, report,
+                   ensemble, compare, export, backbones, runs, info, bench):
         module.register(app)
 
 

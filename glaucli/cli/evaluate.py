@@ -27,6 +27,7 @@ def evaluate(
     bootstrap: options.Bootstrap = 1000,
     fail_under: Annotated[Optional[str], typer.Option("--fail-under", help="Exit 4 unless every NAME>=VALUE holds, e.g. accuracy=0.9,auc=0.95.", show_default=False)] = None,
     output: Annotated[Optional[Path], typer.Option("--output", help="Folder for metrics.json, predictions.csv and plots \\[default: RUN/eval/SPLIT].", show_default=False)] = None,
+    no_ood_check: options.NoOodCheck = False,
     batch_size: options.BatchSize = 32,
     runs_dir: options.RunsDir = None,
     json_out: options.Json = False,
@@ -47,7 +48,8 @@ def evaluate(
     resolved = resolve_run(run, config.runs_dir(runs_dir))
     with console.Progress(f"Evaluating {resolved.name}", None, "images") as bar:
         result, out = run_evaluation(resolved, spec, split, threshold, target_specificity, tta, bootstrap,
-                                     output, batch_size, on_batch=bar.update, report=console.info)
+                                     output, batch_size, on_batch=bar.update, report=console.info,
+                                     ood_check=not no_ood_check)
     if json_out:
         console.emit_json(result)
     else:
@@ -95,7 +97,27 @@ def _print_report(result: dict) -> None:
     for cls, row in result["per_class"].items():
         pc.add_row(cls, f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}", str(row["support"]))
     console.emit(pc)
+    _print_flagged(result.get("ood"), result["metrics"])
     console.emit("[dim]pauc_90: partial AUC over 90-100 % specificity, McClish-standardised (0.5-1).[/]")
+
+
+def _print_flagged(ood: dict | None, metrics: dict) -> None:
+    """How many images the fundus/distribution checks would not assess, metrics without them."""
+    if not ood:
+        return
+    from rich.table import Table
+
+    title = f"Not assessed by predict: {ood['flagged']} of {ood['n']} ({ood['share']:.1%})"
+    caption = f"fundus check failed {ood['fundus_failed']}, beyond the distribution cut-off {ood['beyond_cutoff']}"
+    if not ood["flagged"] or not ood["metrics_assessed"]:
+        console.emit(f"[dim]{title}; {caption}[/]")
+        return
+    table = Table(title=title, caption=caption)
+    for column in ("metric", "all images", "assessed only"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for name in ("auc", "accuracy", "sensitivity", "specificity"):
+        table.add_row(name, f"{metrics[name]:.4f}", f"{ood['metrics_assessed'][name]:.4f}")
+    console.emit(table)
 
 
 def register(app: typer.Typer) -> None:

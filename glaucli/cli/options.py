@@ -29,6 +29,8 @@ def apply(quiet: bool) -> None:
 Threshold = Annotated[Optional[float], typer.Option(
     "--threshold", help="Decision threshold in [0, 1] \\[default: the run's].", show_default=False)]
 Tta = Annotated[bool, typer.Option("--tta", help="Average predictions over flips.")]
+NoOodCheck = Annotated[bool, typer.Option(
+    "--no-ood-check", help="Skip the fundus and distribution checks (answer for every image).")]
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Images per batch.")]
 Split = Annotated[str, typer.Option("--split", help="test, validation, train, or all (every image: a collection without splits).")]
 OptionalSplit = Annotated[Optional[str], typer.Option(

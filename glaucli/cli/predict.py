@@ -29,6 +29,8 @@ def predict(
     split_column: options.SplitColumn = None,
     skip_missing: options.SkipMissing = False,
     split: Annotated[str, typer.Option("--split", help="With --data: test, validation, train or all.")] = "all",
+    no_ood_check: options.NoOodCheck = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any image is not assessed (not a gradable fundus photograph).")] = False,
     batch_size: options.BatchSize = 32,
     runs_dir: options.RunsDir = None,
     json_out: options.Json = False,
@@ -40,6 +42,7 @@ def predict(
 
     from glaucli.engine import calibration
     from glaucli.engine.evaluate import VERDICTS
+    from glaucli.engine.ood import NOT_ASSESSED
     from glaucli.engine.predict import find_images, load_model, score_paths
     from glaucli.errors import UsageError, WorkError
     from glaucli.runs import resolve_run
@@ -78,6 +81,14 @@ def predict(
         console.info(f"P(RG) calibrated by the run's temperature scaling (T = {temperature:.3f})")
     # The run's threshold was chosen on raw scores: mapped the same way, verdicts do not change.
     cut = calibration.scale_one(run.threshold, temperature) if threshold is None else threshold
+    guard = None
+    if not no_ood_check:
+        from glaucli.engine.ood import Guard
+
+        guard = Guard(keras_model, run)
+        if not guard.has_distribution:
+            console.warn(f"{run.name} has no distribution check (trained before it existed?): only the fundus "
+                         f"check runs; add it with `glaucli calibrate-ood {run.path}`")
     explainer = None
     if explain is not None:
         from glaucli.engine.explain import explainer_for
@@ -87,19 +98,19 @@ def predict(
     # Rows stream to --json / --csv as they come (flat memory for 100k files); only the
     # terminal table, which needs them all, keeps them.
     table_rows: list[dict] = []
-    failed = total = 0
+    failed = total = flagged = 0
     with contextlib.ExitStack() as stack:
         json_array = stack.enter_context(console.JsonArray()) if json_out else None
         csv_writer = None
         if csv_file:
             fh = sys.stdout if options.is_stdout(csv_file) else stack.enter_context(open(csv_file, "w", newline=""))
-            fields = ["image", "probability", "label", "threshold", "error"] + (["true_label"] if truth else [])
-            csv_writer = csv.DictWriter(fh, fieldnames=fields,
-                                        extrasaction="ignore")
+            fields = ["image", "probability", "label", "threshold", "verdict", "ood_score", "ood_cutoff",
+                      "fundus_check", "ood_flag", "error"] + (["true_label"] if truth else [])
+            csv_writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
             csv_writer.writeheader()
         bar = stack.enter_context(console.Progress("Predicting", len(paths), "images"))
         for scored in score_paths(keras_model, paths, batch_size, tta,
-                                  on_batch=bar.advance if len(paths) > batch_size else None):
+                                  on_batch=bar.advance if len(paths) > batch_size else None, guard=guard):
             total += 1
             if scored.error:
                 failed += 1
@@ -111,13 +122,21 @@ def predict(
                        "label": "RG" if probability >= cut else "NRG", "threshold": round(cut, 6)}
                 if truth:
                     row["true_label"] = truth.get(scored.path)
+                row["verdict"] = VERDICTS[int(row["label"] == "RG")]
+                if scored.ood is not None:
+                    row["ood"] = scored.ood
+                    if scored.ood["flag"]:  # no glaucoma verdict; P(RG) stays for research
+                        flagged += 1
+                        row.update(label=None, verdict=NOT_ASSESSED)
                 if explainer is not None:
                     target = explain / f"{scored.path.stem}_gradcam.png"
                     row["explanation"] = str(explainer.overlay(scored.path, target))
             if json_array is not None:
                 json_array.add(row)
             if csv_writer is not None:
-                csv_writer.writerow(row)
+                ood = row.get("ood") or {}
+                csv_writer.writerow({**row, "ood_score": ood.get("score"), "ood_cutoff": ood.get("cutoff"),
+                                     "fundus_check": ood.get("fundus_check"), "ood_flag": ood.get("flag")})
             if not (json_out or csv_file):
                 table_rows.append(row)
 
@@ -126,8 +145,13 @@ def predict(
             console.info(f"Results saved to {csv_file}")
     elif not json_out:
         console.emit(_table(table_rows, run.name, VERDICTS))
+    if flagged:
+        console.warn(f"{flagged} of {total} image(s) not assessed: not gradable fundus photographs "
+                     "(failed the fundus check or unlike the training images; --json gives the reasons)")
     if failed:
         raise WorkError(f"{failed} of {total} image(s) could not be read; the others were predicted")
+    if flagged and strict:
+        raise WorkError(f"{flagged} of {total} image(s) not assessed (--strict)")
 
 
 def _table(rows: list[dict], run_name: str, verdicts: dict):
@@ -137,6 +161,7 @@ def _table(rows: list[dict], run_name: str, verdicts: dict):
     from rich.table import Table
 
     from glaucli.cli.render import display_path, separating_digits
+    from glaucli.engine.ood import NOT_ASSESSED
 
     scored = [r for r in rows if "error" not in r]
     cut = scored[0]["threshold"] if scored else None
@@ -144,6 +169,8 @@ def _table(rows: list[dict], run_name: str, verdicts: dict):
     caption = console.RESEARCH_NOTE
     if cut is not None:
         caption = f"RG suspected when P(RG) >= {cut:.{digits}f} (threshold)\n{caption}"
+    if any(r.get("label", "") is None for r in rows):
+        caption = f"{NOT_ASSESSED} (--json says why)\n{caption}"
     table = Table(title=f"Predictions ({escape(run_name)})", caption=caption)
     table.add_column("image", overflow="fold", ratio=1)
     table.add_column("P(RG)", justify="right", no_wrap=True)
@@ -156,6 +183,8 @@ def _table(rows: list[dict], run_name: str, verdicts: dict):
         truth = [r.get("true_label") or "-"] if with_truth else []
         if "error" in r:
             table.add_row(image, "-", "[red]error[/]", *truth)
+        elif r["label"] is None:  # not assessed (the caption says why): a yellow row, no glaucoma verdict
+            table.add_row(image, "-", "not assessed", *truth, style="yellow")
         else:
             style = "bold red" if r["label"] == "RG" else "green"
             table.add_row(image, f"{r['probability']:.{digits}f}",

@@ -23,7 +23,9 @@ MIN_CONTRAST = 8        # the field at least this much brighter (luminance) than
 SURROUND_Y = 35        # a surround is darker than this (luminance)
 DARK_CORNERS = 2        # at least this many of the 4 corners belong to the dark surround
 MIN_EDGE_RAYS = 0.12    # share of rays from the centre that end at a visible field edge
-MIN_ROUND = 0.6         # share of those edge points within 12 % of one fitted circle
+MIN_ROUND = 0.6         # share of those edge points within ROUND_TOLERANCE of one fitted ellipse
+ROUND_TOLERANCE = 0.06  # (a square's edge strays up to 20 % from its best ellipse)
+MIN_AXES_RATIO = 0.6    # the ellipse no flatter than this (a stretched circle, not a bar)
 MIN_FILL = 0.5          # share of the fitted disc that is bright (text and rings are sparse)
 HUE_RANGE = (-35.0, 75.0)  # degrees: red through orange to yellow
 MIN_SATURATION = 0.15   # grey, white and black fields are not colour fundus photographs
@@ -114,15 +116,20 @@ def _edge_points(mask):
     return points, float(seen.mean())
 
 
-def _circle(points):
-    """Least-squares (Kasa) circle through points: (cx, cy, r)."""
+def _ellipse(points):
+    """Least-squares axis-aligned ellipse A x^2 + C y^2 + D x + E y = 1 through the points:
+    (cx, cy, a, b), or None. An ellipse, not a circle: a field of view resized from a
+    non-square crop is stretched."""
     import numpy as np
 
-    x, y = points[:, 0], points[:, 1]
-    a = np.column_stack([x, y, np.ones_like(x)])
-    sol, *_ = np.linalg.lstsq(a, x * x + y * y, rcond=None)
-    cx, cy = sol[0] / 2, sol[1] / 2
-    return cx, cy, float(np.sqrt(max(sol[2] + cx * cx + cy * cy, 0.0)))
+    ox, oy = points.mean(axis=0)  # origin inside the ellipse, so the form "= 1" holds
+    x, y = points[:, 0] - ox, points[:, 1] - oy
+    design = np.column_stack([x * x, y * y, x, y])
+    (A, C, D, E), *_ = np.linalg.lstsq(design, np.ones_like(x), rcond=None)
+    if A <= 0 or C <= 0:
+        return None
+    g = 1 + D * D / (4 * A) + E * E / (4 * C)
+    return ox - D / (2 * A), oy - E / (2 * C), float(np.sqrt(g / A)), float(np.sqrt(g / C))
 
 
 def _fills_frame(lum, hue: float, sat: float, m: dict) -> bool:
@@ -155,14 +162,19 @@ def _field_shape(mask, dark: int, m: dict) -> str | None:
     if share < MIN_EDGE_RAYS or len(points) < 8:
         return "no visible edge of a field of view"
     h, w = mask.shape
-    cx, cy, r = _circle(points)
-    dist = np.hypot(points[:, 0] - cx, points[:, 1] - cy)
-    round_share = float((np.abs(dist - r) < 0.12 * r).mean())
+    fit = _ellipse(points)
+    if fit is None:
+        return "the bright region is not a round field of view"
+    cx, cy, a, b = fit
+    rho = np.hypot((points[:, 0] - cx) / a, (points[:, 1] - cy) / b)
+    round_share = float((np.abs(rho - 1) < ROUND_TOLERANCE).mean())
     yy, xx = np.mgrid[0:h, 0:w]
-    disc = np.hypot(xx - cx, yy - cy) < r
+    disc = np.hypot((xx - cx) / a, (yy - cy) / b) < 1
     fill = float(mask[disc].mean()) if disc.any() else 0.0
-    m.update(roundness=round(round_share, 3), fill=round(fill, 3), radius_share=round(r / max(h, w), 3))
-    if round_share < MIN_ROUND or fill < MIN_FILL or r < 0.2 * max(h, w):
+    m.update(roundness=round(round_share, 3), fill=round(fill, 3), axes_ratio=round(min(a, b) / max(a, b), 3),
+             radius_share=round(max(a, b) / max(h, w), 3))
+    if (round_share < MIN_ROUND or fill < MIN_FILL or m["axes_ratio"] < MIN_AXES_RATIO
+            or not 0.2 <= m["radius_share"] <= 1.0):
         return "the bright region is not a round field of view"
     return None
 
@@ -195,7 +207,7 @@ def check_fundus(image) -> FundusCheck:
     reasons = []
     if white > OVEREXPOSED_SHARE:
         reasons.append("overexposed (washed out)")
-    if not (HUE_RANGE[0] <= hue <= HUE_RANGE[1]) or sat < MIN_SATURATION:
+    if mask.any() and (not HUE_RANGE[0] <= hue <= HUE_RANGE[1] or sat < MIN_SATURATION):
         reasons.append("not the reddish-orange of a fundus")
     shape = _field_shape(mask, dark, m)
     if shape and not (dark < DARK_CORNERS and _fills_frame(lum, hue, sat, m)):  # cropped inside the field

@@ -11,6 +11,7 @@ from glaucli.data import collection as collections
 from glaucli.data.images import RESAMPLE
 from glaucli.data.labels import CLASSES
 from glaucli.engine import metrics as screening
+from glaucli.engine import ood
 from glaucli.engine.predict import load_model, model_image_size, scores_of
 from glaucli.errors import InputError, UsageError
 from glaucli.models import ensemble as builders
@@ -84,5 +85,7 @@ def combine(method: str, member_args: list[str], data: Path | None = None, name:
         "versions": versions(), "note": RESEARCH_NOTE,
         "metrics": {"validation": screening.screening_metrics(labels, scores, threshold)},
     }
+    meta["ood"] = ood.after_training(run, meta, model, dataset.require("train"), val_pairs, 32,
+                                     lambda kind, data: report(data["text"]))
     runs.write_meta(run, meta)
     return run, meta

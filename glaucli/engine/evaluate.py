@@ -10,7 +10,7 @@ from glaucli.data import collection as collections
 from glaucli.data.labels import CLASSES
 from glaucli.engine import calibration
 from glaucli.engine import metrics as screening
-from glaucli.engine.predict import load_model, scores_of
+from glaucli.engine.predict import load_model, scored_pairs, scores_of
 from glaucli.errors import InputError, UsageError
 from glaucli.runs import Run, write_json_atomic
 
@@ -41,7 +41,7 @@ def evaluate(run: Run, data: Path | collections.DataSpec | None = None, split: s
              threshold: float | None = None, target_specificity: float | None = None, tta: bool = False,
              bootstrap: int = 1000, output: Path | None = None, batch_size: int = 32,
              on_batch: Callable[[int, int], None] | None = None,
-             report: Callable[[str], None] = lambda text: None) -> tuple[dict, Path]:
+             report: Callable[[str], None] = lambda text: None, ood_check: bool = True) -> tuple[dict, Path]:
     """Evaluate `run` on a split of its own data or of any other collection (`data`: a
     folder, a CSV manifest or a DataSpec; split None: test if there is one, else all);
     writes metrics.json, predictions.csv and plots; returns (the metrics document, the
@@ -74,7 +74,14 @@ def evaluate(run: Run, data: Path | collections.DataSpec | None = None, split: s
             on_batch(done, len(pairs))
 
     labels = [y for _, y in pairs]
-    raw = scores_of(model, pairs, batch_size, tta, progress)
+    guard = None
+    if ood_check:
+        from glaucli.engine.ood import Guard
+
+        guard = Guard(model, run)
+    scored = scored_pairs(model, pairs, batch_size, tta, progress, guard=guard)
+    raw = [s.probability for s in scored]
+    flags = [bool(s.ood and s.ood["flag"]) for s in scored]
     scores = calibration.scale(raw, temperature)
     source = "run" if threshold is None else "given"
     if target_specificity is not None:
@@ -102,6 +109,10 @@ def evaluate(run: Run, data: Path | collections.DataSpec | None = None, split: s
         "per_class": screening.per_class(labels, scores, threshold),
         "calibration": calibration.summary(labels, scores, temperature),
     }
+    if guard is not None:
+        from glaucli.engine.ood import flagged_summary
+
+        result["ood"] = flagged_summary(labels, scores, threshold, [s.ood for s in scored], guard)
     if output is None and external:  # never over the run's own evaluation of that split
         output = run.path / "eval" / f"{dataset.root.stem}-{split}"
     out = output or run.path / "eval" / split
@@ -109,10 +120,11 @@ def evaluate(run: Run, data: Path | collections.DataSpec | None = None, split: s
     write_json_atomic(out / "metrics.json", result)
     with open(out / "predictions.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["file", "true_label", "probability", "predicted_label", "verdict"])
-        for (path, y), p in zip(pairs, scores):
+        writer.writerow(["file", "true_label", "probability", "predicted_label", "verdict", "ood_flag"])
+        for (path, y), p, flag in zip(pairs, scores, flags):
             pred = int(p >= threshold)
-            writer.writerow([str(path), CLASSES[y], f"{p:.6f}", CLASSES[pred], VERDICTS[pred]])
+            writer.writerow([str(path), CLASSES[y], f"{p:.6f}", CLASSES[pred], VERDICTS[pred],
+                             "" if guard is None else int(flag)])
     try:
         plot_all(out, labels, scores, threshold, result["confusion"])
         calibration.plot(out / "calibration.png", labels, scores, before=raw if temperature else None)

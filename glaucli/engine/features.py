@@ -40,11 +40,11 @@ def pooled_output(model, gradcam_layer: str | None = None):
     return out
 
 
-def feature_model(model, gradcam_layer: str | None = None):
+def feature_model(model, gradcam_layer: str | None = None, name: str = "features"):
     """A Keras model sharing `model`'s weights: raw RGB in, pooled features out."""
     from glaucli.tf import keras
 
-    return keras().Model(model.inputs, pooled_output(model, gradcam_layer), name="features")
+    return keras().Model(model.inputs, pooled_output(model, gradcam_layer), name=name)
 
 
 def pooled_features(model, pairs: list[tuple[Path, int]], image_size: int, batch_size: int = 32,

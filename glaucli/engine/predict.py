@@ -92,18 +92,27 @@ class Scored:
     path: Path
     probability: float | None = None
     error: str | None = None
+    ood: dict | None = None  # with a guard: {"score", "cutoff", "fundus_check", "flag", "reasons"}
 
 
-def _load(path: Path, size: int):
+def _load(path: Path, size: int, fundus: bool = False):
+    """(image, error, fundus check or None); the check runs here, in the loader threads."""
     try:
-        return load_image(path, size), None
+        image = load_image(path, size)
     except ImageError as exc:
-        return None, str(exc)
+        return None, str(exc), None
+    if not fundus:
+        return image, None, None
+    from glaucli.data.fundus import check_fundus
+
+    return image, None, check_fundus(image)
 
 
 def score_paths(model, paths: Iterable[Path], batch_size: int = 32, tta: bool = False,
-                on_batch: Callable[[int], None] | None = None, workers: int | None = None) -> Iterator[Scored]:
-    """P(RG) per path, streamed: the next batch decodes in threads while this one runs."""
+                on_batch: Callable[[int], None] | None = None, workers: int | None = None,
+                guard=None) -> Iterator[Scored]:
+    """P(RG) per path, streamed: the next batch decodes in threads while this one runs.
+    With a `guard` (engine/ood.py) each result also says whether it should be answered."""
     import numpy as np
 
     size = model_image_size(model)
@@ -119,34 +128,48 @@ def score_paths(model, paths: Iterable[Path], batch_size: int = 32, tta: bool = 
 
     with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2))) as pool:
         chunk = next_chunk()
-        pending = [pool.submit(_load, p, size) for p in chunk]
+        check = guard is not None
+        pending = [pool.submit(_load, p, size, check) for p in chunk]
         while chunk:
             loaded = [f.result() for f in pending]
             following = next_chunk()
-            pending = [pool.submit(_load, p, size) for p in following]
-            good = [i for i, (img, _) in enumerate(loaded) if img is not None]
-            probs = {}
+            pending = [pool.submit(_load, p, size, check) for p in following]
+            good = [i for i, (img, _, _) in enumerate(loaded) if img is not None]
+            probs, ood = {}, {}
             if good:
                 batch = np.stack([loaded[i][0] for i in good]).astype("float32")
-                probs = dict(zip(good, predict_batch(model, batch, tta)))
+                if guard is None:
+                    probs = dict(zip(good, predict_batch(model, batch, tta)))
+                else:
+                    p, scores = guard.predict(batch, tta)
+                    probs = dict(zip(good, p))
+                    ood = {i: guard.judge(loaded[i][2], None if scores is None else float(scores[k]))
+                           for k, i in enumerate(good)}
             for i, path in enumerate(chunk):
-                yield Scored(path, probability=float(probs[i])) if i in probs else Scored(path, error=loaded[i][1])
+                yield (Scored(path, probability=float(probs[i]), ood=ood.get(i)) if i in probs
+                       else Scored(path, error=loaded[i][1]))
             if on_batch:
                 on_batch(len(chunk))
             chunk = following
 
 
-def scores_of(model, pairs, batch_size: int = 32, tta: bool = False,
-              on_batch: Callable[[int], None] | None = None) -> list[float]:
-    """P(RG) for every (path, label) pair, in order; any unreadable image fails the work."""
+def scored_pairs(model, pairs, batch_size: int = 32, tta: bool = False,
+                 on_batch: Callable[[int], None] | None = None, guard=None) -> list[Scored]:
+    """Every (path, label) pair scored, in order; any unreadable image fails the work."""
     from glaucli.errors import WorkError
 
-    scored = list(score_paths(model, [p for p, _ in pairs], batch_size, tta, on_batch))
+    scored = list(score_paths(model, [p for p, _ in pairs], batch_size, tta, on_batch, guard=guard))
     bad = [s.error for s in scored if s.error]
     if bad:
         raise WorkError(f"{len(bad)} image(s) could not be read, first: {bad[0]}",
                         hint="`glaucli data --verify` lists them")
-    return [s.probability for s in scored]
+    return scored
+
+
+def scores_of(model, pairs, batch_size: int = 32, tta: bool = False,
+              on_batch: Callable[[int], None] | None = None) -> list[float]:
+    """P(RG) for every (path, label) pair, in order; any unreadable image fails the work."""
+    return [s.probability for s in scored_pairs(model, pairs, batch_size, tta, on_batch)]
 
 
 def predict_batch(model, batch, tta: bool = False):

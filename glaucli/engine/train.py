@@ -30,8 +30,9 @@ from glaucli.data import collection as collections
 from glaucli.data.images import RESAMPLE
 from glaucli.data.labels import CLASSES
 from glaucli.data.pipeline import make_dataset, steps_per_epoch
-from glaucli.errors import InputError, Interrupted, UsageError, WorkError
+from glaucli.engine import ood
 from glaucli.engine.distribute import distributed_fit, keras_fit, setup_hardware
+from glaucli.errors import InputError, Interrupted, UsageError, WorkError
 from glaucli.models import backbones, classifier
 
 Report = Callable[[str, dict], None]
@@ -600,6 +601,7 @@ def _fit(run: Path, meta: dict, model, twin, state: dict, phases: list[Phase], t
     scores = predict_scores(model, val_pairs, size, batch)
     threshold = screening.youden_threshold(labels, scores)
     val_metrics = screening.screening_metrics(labels, scores, threshold)
+    meta["ood"] = ood.after_training(run, meta, model, train_pairs, val_pairs, batch, report)
     durations["total"] = round(durations.get("total", 0) + time.monotonic() - started, 1)
     meta.update(status="complete", finished_at=runs.now(), threshold=threshold,
                 threshold_method="youden (validation)", epochs_done=state["epoch"],

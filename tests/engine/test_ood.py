@@ -1,0 +1,128 @@
+"""The distribution check and the fundus check in predict, evaluate, calibrate-ood, ensembles."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from glaucli.engine import ood
+from glaucli.engine.ood import NOT_ASSESSED, Gaussian
+from tests.conftest import make_sample
+from tests.fundus_images import non_fundus, write
+
+
+@pytest.fixture(scope="module")
+def strangers(tmp_path_factory):
+    """Non-fundus pictures of every kind, the fundus look-alikes included."""
+    return write(non_fundus(72, seed=1), tmp_path_factory.mktemp("strangers"))
+
+
+def test_training_stores_a_small_check_with_a_validation_cutoff(trained):
+    meta = json.loads((trained["run"] / "meta.json").read_text())
+    info = meta["ood"]
+    assert info["percentile"] == 99.0 and info["cutoff"] > 0 and info["n_validation"] == 12
+    assert info["validation"]["max"] >= info["cutoff"] >= info["validation"]["median"]
+    stored = np.load(trained["run"] / info["file"])
+    assert stored["validation_scores"].shape == (12,)
+    assert np.isclose(np.percentile(stored["validation_scores"], 99), info["cutoff"], rtol=1e-5)
+    assert (trained["run"] / info["file"]).stat().st_size < 1_000_000
+
+
+def test_non_fundus_pictures_are_not_assessed(cli, trained, strangers):
+    rows = cli.json("predict", *strangers, "--model", trained["run"])
+    assert len(rows) == len(strangers)
+    for row in rows:
+        assert row["ood"]["flag"] and row["label"] is None and row["verdict"] == NOT_ASSESSED, row
+        assert 0 <= row["probability"] <= 1 and row["ood"]["reasons"]  # P(RG) kept for research
+    # Each net catches on its own what the other lets through.
+    by_name = {r["image"].split("_", 1)[1]: r["ood"] for r in rows}
+    assert by_name["orange_disc_on_black.jpg"]["fundus_check"] == "pass"
+    assert by_name["orange_disc_on_black.jpg"]["score"] > by_name["orange_disc_on_black.jpg"]["cutoff"]
+
+
+def test_few_in_distribution_images_are_flagged(cli, trained, tmp_path):
+    fresh = make_sample(tmp_path / "fresh", per_class=40, size=72, seed=17)  # unseen, same kind
+    rows = cli.json("predict", fresh / "train", trained["data"] / "test", "--model", trained["run"])
+    flagged = [r["image"] for r in rows if r["ood"]["flag"]]
+    assert len(rows) == 92 and len(flagged) / len(rows) <= 0.05, flagged
+    assert all(r["ood"]["fundus_check"] == "pass" for r in rows)
+
+
+def test_table_strict_and_switch_off(cli, trained, strangers):
+    fundus = sorted((trained["data"] / "test" / "RG").glob("*.jpg"))[0]
+    result = cli("predict", strangers[0], fundus, "--model", trained["run"])
+    assert NOT_ASSESSED in result.stdout and "referable glaucoma" in result.stdout
+    assert "1 of 2 image(s) not assessed" in result.stderr.replace("\n", " ")
+    strict = cli("predict", strangers[0], fundus, "--model", trained["run"], "--strict", code=1)
+    assert "--strict" in strict.stderr
+    rows = cli.json("predict", strangers[0], "--model", trained["run"], "--no-ood-check")
+    assert rows[0]["label"] in ("RG", "NRG") and "ood" not in rows[0]
+
+
+def test_csv_carries_the_check(cli, trained, strangers, tmp_path):
+    out = tmp_path / "p.csv"
+    cli("predict", strangers[0], "--model", trained["run"], "--csv", out)
+    row = next(csv.DictReader(out.open()))
+    assert row["ood_flag"] == "True" and row["fundus_check"] == "fail" and row["label"] == ""
+    assert float(row["ood_score"]) > float(row["ood_cutoff"]) and row["verdict"] == NOT_ASSESSED
+
+
+def test_calibrate_ood_adds_the_check_to_an_older_run(cli, trained, strangers, tmp_path):
+    old = tmp_path / "old"
+    shutil.copytree(trained["run"], old)
+    meta = json.loads((old / "meta.json").read_text())
+    expected = meta.pop("ood")["cutoff"]
+    (old / "meta.json").write_text(json.dumps(meta))
+    (old / "ood.npz").unlink()
+    before = cli("predict", strangers[3], "--model", old, "--json")  # fundus check only, with a hint
+    assert "calibrate-ood" in before.stderr and json.loads(before.stdout)[0]["ood"]["score"] is None
+    doc = cli.json("calibrate-ood", old)
+    assert doc["schema"] == 1 and doc["ood"]["cutoff"] == pytest.approx(expected, rel=1e-4)
+    assert json.loads((old / "meta.json").read_text())["ood"]["cutoff"] == doc["ood"]["cutoff"]
+    assert cli.json("predict", strangers[3], "--model", old)[0]["ood"]["score"] is not None
+    cli("calibrate-ood", old, "--percentile", "101", code=2)
+
+
+def test_evaluate_counts_flagged_images_and_metrics_without_them(cli, trained, strangers, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(trained["data"], data)
+    for path in strangers[:4]:
+        shutil.copy(path, data / "test" / "NRG" / path.name)
+    doc = cli.json("evaluate", trained["run"], "--data", data, "--bootstrap", "0", "--output", tmp_path / "ev")
+    block = doc["ood"]
+    assert block["n"] == 16 and 4 <= block["flagged"] <= 5 and block["metrics_assessed"]["auc"] >= 0
+    assert block["n_assessed"]["NRG"] + block["n_assessed"]["RG"] == 16 - block["flagged"]
+    plain = cli.json("evaluate", trained["run"], "--data", data, "--bootstrap", "0", "--output",
+                     tmp_path / "ev2", "--no-ood-check")
+    assert "ood" not in plain and plain["metrics"] == doc["metrics"]
+
+
+def test_an_ensemble_combines_its_members_scores(cli, trained, strangers):
+    doc = cli.json("ensemble", "mean", trained["run"], trained["run"], "--runs-dir", trained["runs"],
+                   "--name", "ood-mean")
+    meta = json.loads((trained["runs"] / "ensemble" / "ood-mean" / "meta.json").read_text())
+    assert meta["ood"]["parts"] == ["member_0", "member_1"] and doc["run"]
+    rows = cli.json("predict", strangers[0], strangers[-1], "--model", doc["run"])
+    assert all(r["ood"]["flag"] and r["ood"]["score"] > r["ood"]["cutoff"] for r in rows)
+
+
+def test_truncated_gaussian_is_exact_mahalanobis_of_its_covariance(monkeypatch):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 12)) @ rng.normal(size=(12, 12))
+    full = Gaussian.fit(x)
+    cov = full.axes.T @ np.diag(full.variances) @ full.axes
+    probe = rng.normal(size=(5, 12)) * 3
+    diff = probe - full.mean
+    exact = np.sqrt(np.einsum("ij,jk,ik->i", diff, np.linalg.inv(cov), diff))
+    np.testing.assert_allclose(full.distance(probe), exact, rtol=1e-3)
+    monkeypatch.setattr(ood, "MAX_COMPONENTS", 4)
+    part = Gaussian.fit(x)  # 4 axes + one variance for the other 8: still a Mahalanobis distance
+    v = part.axes
+    cov4 = v.T @ np.diag(part.variances) @ v + part.residual * (np.eye(12) - v.T @ v)
+    exact4 = np.sqrt(np.einsum("ij,jk,ik->i", diff, np.linalg.inv(cov4), diff))
+    assert part.axes.shape == (4, 12)
+    np.testing.assert_allclose(part.distance(probe), exact4, rtol=1e-3)
