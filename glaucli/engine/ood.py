@@ -99,6 +99,25 @@ def _features(scorer, pairs, size: int, batch_size: int) -> list:
     return [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
 
 
+def cutoff_of(scores, percentile: float = PERCENTILE) -> tuple[float, float, float]:
+    """(cut-off, empirical percentile, log-normal bound) of validation scores. With few
+    validation images the empirical 99th percentile is about their maximum, which 1 in n+1
+    new in-distribution images exceeds; the log-normal prediction bound (Student t on the
+    log scores) keeps the false-flag rate near 1 - percentile there. The larger one is used."""
+    import numpy as np
+    from scipy.stats import t
+
+    scores = np.asarray(scores, dtype=np.float64)
+    empirical = float(np.percentile(scores, percentile))
+    logs = np.log(np.maximum(scores, 1e-12))
+    n = len(logs)
+    if n < 3:
+        return empirical, empirical, empirical
+    spread = float(logs.std(ddof=1)) * float(np.sqrt(1 + 1 / n))
+    bound = float(np.exp(logs.mean() + t.ppf(percentile / 100, n - 1) * spread))
+    return max(empirical, bound), empirical, bound
+
+
 def _combine(distances: list, scales) -> object:
     """One score per image: the distance itself, or the members' mean of distance / own cut-off."""
     import numpy as np
@@ -124,9 +143,9 @@ def calibrate(run: Path, meta: dict, model, train_pairs, val_pairs, batch_size: 
     val = _features(scorer, val_pairs, size, batch_size)
     gaussians = [Gaussian.fit(f) for f in train]
     val_dist = [g.distance(f) for g, f in zip(gaussians, val)]
-    scales = [float(np.percentile(d, percentile)) for d in val_dist]
+    scales = [cutoff_of(d, percentile)[0] for d in val_dist]
     val_scores = _combine(val_dist, scales)
-    cutoff = float(np.percentile(val_scores, percentile))
+    cutoff, empirical, bound = cutoff_of(val_scores, percentile)
     arrays = {"validation_scores": val_scores.astype(np.float32), "scales": np.asarray(scales, np.float32)}
     for i, g in enumerate(gaussians):
         arrays.update({f"{i}_mean": g.mean, f"{i}_axes": g.axes, f"{i}_variances": g.variances,
@@ -140,6 +159,7 @@ def calibrate(run: Path, meta: dict, model, train_pairs, val_pairs, batch_size: 
         "parts": [label for label, _ in _parts(model, meta)],
         "feature_dims": [int(f.shape[1]) for f in train], "components": [int(g.axes.shape[0]) for g in gaussians],
         "percentile": percentile, "cutoff": round(cutoff, 6),
+        "cutoff_empirical": round(empirical, 6), "cutoff_lognormal": round(bound, 6),
         "n_train": len(train_pairs), "n_validation": len(val_pairs),
         "validation": {"median": round(float(np.median(val_scores)), 4), "max": round(float(val_scores.max()), 4)},
         "train_median": round(float(np.median(train_scores)), 4), "fitted_at": runs.now(),
