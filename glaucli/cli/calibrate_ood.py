@@ -27,7 +27,7 @@ def calibrate_ood(
 
     resolved = resolve_run(run, config.runs_dir(runs_dir))
     with console.status(f"Fitting the distribution check of {resolved.name}"):
-        info = calibrate_run(resolved, data, percentile, batch_size)
+        info = calibrate_run(resolved, data, percentile, batch_size, report=console.info)
     if json_out:
         console.emit_json({"schema": 1, "run": str(resolved.path), "ood": info})
     else:

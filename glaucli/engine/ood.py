@@ -254,10 +254,10 @@ def flagged_summary(labels, scores, threshold: float, records: list[dict | None]
 
 
 def calibrate_run(run: runs.Run, data: Path | None = None, percentile: float = PERCENTILE,
-                  batch_size: int = 32) -> dict:
+                  batch_size: int = 32, report: Callable[[str], None] = lambda text: None) -> dict:
     """`glaucli calibrate-ood RUN`: add the check to a run trained before it existed (or refit
     it), without retraining; updates meta.json and returns its "ood" record."""
-    from glaucli.data.layout import Dataset, find_tree
+    from glaucli.engine.evaluate import _collection
     from glaucli.engine.predict import load_model
     from glaucli.errors import InputError, UsageError
 
@@ -265,12 +265,7 @@ def calibrate_run(run: runs.Run, data: Path | None = None, percentile: float = P
         raise UsageError("--percentile must be within [50, 100)")
     if not (run.path / runs.META).is_file():
         raise InputError(f"{run.path} has no {runs.META}; calibrate-ood needs a run folder")
-    data_path = data or (run.meta.get("data") or {}).get("path")
-    if not data_path:
-        raise InputError(f"{run.path} records no dataset; pass --data")
-    if data is None and not Path(data_path).is_dir():
-        raise InputError(f"the run's dataset {data_path} is no longer there", hint="pass --data DIR")
-    dataset = Dataset(find_tree(Path(data_path)))
+    dataset = _collection(run, data, report)  # the run's own data unless told otherwise, as evaluate
     model = load_model(run.model_path)
     info = calibrate(run.path, run.meta, model, dataset.require("train"), dataset.require("validation"),
                      batch_size, percentile, seed=run.meta.get("seed") or 0)

@@ -102,10 +102,10 @@ def test_evaluate_counts_flagged_images_and_metrics_without_them(cli, trained, s
     assert "ood" not in plain and plain["metrics"] == doc["metrics"]
 
 
-def test_an_ensemble_combines_its_members_scores(cli, trained, strangers):
-    doc = cli.json("ensemble", "mean", trained["run"], trained["run"], "--runs-dir", trained["runs"],
-                   "--name", "ood-mean")
-    meta = json.loads((trained["runs"] / "ensemble" / "ood-mean" / "meta.json").read_text())
+def test_an_ensemble_combines_its_members_scores(cli, trained, strangers, tmp_path):
+    # Its own runs folder: the shared one's "latest run" must stay the trained fixture.
+    doc = cli.json("ensemble", "mean", trained["run"], trained["run"], "--runs-dir", tmp_path, "--name", "ood-mean")
+    meta = json.loads((tmp_path / "ensemble" / "ood-mean" / "meta.json").read_text())
     assert meta["ood"]["parts"] == ["member_0", "member_1"] and doc["run"]
     rows = cli.json("predict", strangers[0], strangers[-1], "--model", doc["run"])
     assert all(r["ood"]["flag"] and r["ood"]["score"] > r["ood"]["cutoff"] for r in rows)
