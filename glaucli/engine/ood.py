@@ -41,7 +41,8 @@ class Gaussian:
 
         lw = LedoitWolf().fit(np.asarray(features, dtype=np.float64))
         values, vectors = np.linalg.eigh(lw.covariance_)  # ascending
-        values = np.maximum(values, 1e-12)
+        # A feature that never varied in training (a dead ReLU) must not make every other image infinitely far.
+        values = np.maximum(values, 1e-6 * max(float(values.mean()), 1e-12))
         k = min(len(values), MAX_COMPONENTS)
         rest = values[:-k] if k < len(values) else values[:0]
         return cls(lw.location_.astype(np.float32), vectors[:, -k:].T.astype(np.float32),
