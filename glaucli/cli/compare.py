@@ -56,14 +56,15 @@ def compare(
     from rich.markup import escape
 
     sources = {(r["data"]["path"], r["split"]) for r in results}
-    if any(r["synthetic"] for r in results):
-        console.warn("synthetic data (glaucli sample) in this comparison: it says nothing about glaucoma")
+    if any(r["synthetic"] or run.meta.get("synthetic") for run, r in zip(resolved, results)):
+        console.warn("* synthetic data (glaucli sample), for training or evaluation: it says nothing about glaucoma")
     if len(sources) > 1:
         console.warn("the runs were evaluated on different data: " + "; ".join(
             f"{r['run']}: {r['data']['path']} ({r['split']})" for r in results))
     title = "Comparison on " + (escape(f"{Path(results[0]['data']['path']).name} ({results[0]['split']})")
                                 if len(sources) == 1 else "each run's own data")
-    console.emit(compare_table(title, [run.name for run in resolved], results))
+    names = [run.name + (" *" if run.meta.get("synthetic") or r["synthetic"] else "") for run, r in zip(resolved, results)]
+    console.emit(compare_table(title, names, results))
 
 
 def compare_table(title: str, names: list[str], results: list[dict]) -> "Table":

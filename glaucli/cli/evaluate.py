@@ -50,6 +50,8 @@ def evaluate(
         result, out = run_evaluation(resolved, spec, split, threshold, target_specificity, tta, bootstrap,
                                      output, batch_size, on_batch=bar.update, report=console.info,
                                      ood_check=not no_ood_check)
+    if resolved.meta.get("synthetic"):
+        console.warn(f"{resolved.name} was trained on synthetic data (glaucli sample), not real photographs")
     if json_out:
         console.emit_json(result)
     else:

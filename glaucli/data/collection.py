@@ -122,16 +122,15 @@ class Collection:
 
 
 def from_record(record: dict | None, path: Path | None = None) -> DataSpec:
-    """The DataSpec a run recorded (older runs: just a folder), optionally at another path."""
+    """The DataSpec a run recorded (older runs: just a folder); `path` replaces it whole."""
+    if path is not None:
+        return DataSpec(Path(path))
     record = record or {}
     spec = DataSpec(**{k: v for k, v in (record.get("spec") or {}).items() if k in DataSpec.__dataclass_fields__})
     if spec.path is None and record.get("path"):
-        spec.path = Path(record["path"])
-    for key in ("path", "labels"):
-        if getattr(spec, key) is not None:
-            setattr(spec, key, Path(getattr(spec, key)))
-    if path is not None:
-        spec.path = path
+        spec.path = record["path"]
+    spec.path = Path(spec.path) if spec.path else None
+    spec.labels = Path(spec.labels) if spec.labels else None
     return spec
 
 

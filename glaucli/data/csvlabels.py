@@ -109,6 +109,9 @@ def read_labels(source: Path, base: Path, classes: ClassMap, *, image_column: st
     """Every row of `source` as (path, label, split); problems collected, not raised."""
     if not source.is_file():
         raise InputError(f"{source} does not exist" if not source.exists() else f"{source} is not a file")
+    if source.suffix.lower() in (".xlsx", ".xls", ".ods", ".numbers"):
+        raise InputError(f"{source} is a spreadsheet; glaucli reads CSV",
+                         hint="save the sheet as CSV (File > Save as > CSV) and pass that")
     try:
         fh = open(source, newline="", encoding="utf-8-sig")
     except OSError as exc:
@@ -138,7 +141,9 @@ def read_labels(source: Path, base: Path, classes: ClassMap, *, image_column: st
         for number, row in enumerate(reader, start=2):
             if not any(cell.strip() for cell in row):
                 continue
-            cell = lambda column: row[where[column]].strip() if where[column] < len(row) else ""  # noqa: E731
+            def cell(column: str, row: list[str] = row) -> str:
+                return row[where[column]].strip() if where[column] < len(row) else ""
+
             name, value = cell(img), cell(lab)
             label = classes.use(value)
             if label is None:

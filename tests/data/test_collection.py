@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from glaucli.data.collection import DataSpec, resolve
+from glaucli.data.collection import DataSpec, from_record, resolve
 from glaucli.data.labels import parse_classes
 from glaucli.data.split import assign
 from glaucli.errors import InputError, UsageError
@@ -107,6 +107,7 @@ def test_csv_with_split_column_trains_and_records_its_source(cli, tmp_path):
     data = read_meta(run)["data"]
     assert data["kind"] == "manifest" and data["train"] == {"NRG": 4, "RG": 4} and data["fingerprint"]
     assert data["classes"]["mapping"] == {"NRG": "NRG", "RG": "RG"} and data["skipped"] == {}
+    assert resolve(from_record(data)).fingerprint() == data["fingerprint"]  # resume/evaluate re-read it alike
 
 
 def test_missing_duplicate_and_unknown_rows(cli, tmp_path):
@@ -135,6 +136,11 @@ def test_columns_found_by_name_or_given(tmp_path):
     (tmp_path / "odd.csv").write_text("Eye;Diagnosis;Patient\n" + "\n".join(rows) + "\n")
     with pytest.raises(InputError, match="no image column"):
         resolve(DataSpec(img, labels=tmp_path / "odd.csv"))
+    with pytest.raises(InputError, match="no column 'nope'"):
+        resolve(DataSpec(img, labels=tmp_path / "odd.csv", image_column="nope"))
+    (tmp_path / "sheet.xlsx").write_bytes(b"PK\x03\x04")
+    with pytest.raises(InputError, match="spreadsheet"):
+        resolve(DataSpec(img, labels=tmp_path / "sheet.xlsx"))
     found = resolve(DataSpec(img, labels=tmp_path / "odd.csv", image_column="eye"))
     assert found.counts() == {"all": {"NRG": 2, "RG": 2}}
 
@@ -179,7 +185,7 @@ def test_split_command_writes_a_manifest_every_command_reads(cli, tmp_path):
 
 def test_verify_finds_duplicates_within_and_across_splits(cli, tmp_path):
     data = make_sample(tmp_path / "d", per_class=3, size=32)
-    first = sorted((data / "train" / "RG").iterdir())[0]
+    first = min((data / "train" / "RG").iterdir())
     shutil.copy(first, data / "test" / "RG" / "leaked.jpg")
     shutil.copy(first, data / "train" / "RG" / "again.jpg")
     result = cli("data", data, "--verify", "--json", code=1)
@@ -231,6 +237,9 @@ def test_synthetic_run_is_marked_in_meta_and_runs(cli, tmp_path):
     assert read_meta(run)["synthetic"] is True
     assert cli.json("runs")["runs"][0]["synthetic"] is True
     assert "synthetic" in cli("runs").stdout
+    assert "trained on synthetic data" in cli("evaluate", run, "--bootstrap", "0").stderr
+    compared = cli("compare", run, run, "--bootstrap", "0")
+    assert "synthetic" in compared.stderr and f"{run.name} *" in compared.stdout
 
 
 def test_folders_merged_into_one_class_are_warned(cli, tmp_path):
