@@ -104,6 +104,8 @@ def train(
     xla: Annotated[Optional[bool], typer.Option("--xla/--no-xla", help="Compile the train step with XLA \\[default: on with a GPU].", show_default=False)] = None,
     strategy: Annotated[str, typer.Option("--strategy", help="auto (multiworker when TF_CONFIG names several workers, mirrored with several GPUs), none, mirrored or multiworker.")] = "auto",
     tensorboard: Annotated[bool, typer.Option("--tensorboard", help="Write TensorBoard logs to RUN/tensorboard.")] = False,
+    head_features: Annotated[str, typer.Option("--head-features", help="cache (the frozen backbone runs once; the head phase trains on its pooled features) or live (the backbone runs every epoch).")] = "cache",
+    cache: Annotated[str, typer.Option("--cache", help="Decoded-image cache: auto (memory when the images fit a quarter of the free RAM, else a file in the run folder), memory, disk or none.")] = "auto",
     resume: Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted RUN (folder or name) in place.", show_default=False)] = None,
     members: Annotated[Optional[List[str]], typer.Option("--member", hidden=True)] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Run name \\[default: the backbone; -2, -3... if taken].", show_default=False)] = None,
@@ -124,7 +126,8 @@ def train(
                     finetune_epochs=finetune_epochs, lr=lr, finetune_lr=finetune_lr, unfreeze=unfreeze,
                     weights=weights, augment=augment, class_weight=class_weight, limit=limit, seed=seed,
                     deterministic=deterministic, patience=patience, mixed_precision=mixed_precision,
-                    xla=xla, strategy=strategy, tensorboard=tensorboard, members=members, name=name,
+                    xla=xla, strategy=strategy, tensorboard=tensorboard, head_features=head_features,
+                    cache=cache, members=members, name=name,
                     runs_dir=runs_dir)
     if resume:
         given = {key: value for key, value in settings.items()

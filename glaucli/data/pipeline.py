@@ -48,12 +48,13 @@ def augmenter(level: str, seed: int | None = None):
 
 def make_dataset(pairs: list[tuple[Path, int]], image_size: int, batch_size: int, *,
                  training: bool = False, augment: str = "none", seed: int = 0, first_epoch: int = 0,
-                 deterministic: bool = False, with_labels: bool = True):
+                 deterministic: bool = False, with_labels: bool = True, cache=None):
     """Batches of (float32 images 0-255, float32 labels) for Keras.
 
     Training data is an endless stream of epochs, epoch e shuffled with seed + e and cut
     to whole batches, so `steps_per_epoch(n, batch)` batches are exactly one epoch and a
-    resumed run (first_epoch > 0) sees the same order as an uninterrupted one.
+    resumed run (first_epoch > 0) sees the same order as an uninterrupted one. `cache`: an
+    `image_cache.ImageCache` that serves decoded images after their first decode.
     """
     from glaucli.tf import tensorflow
 
@@ -61,22 +62,17 @@ def make_dataset(pairs: list[tuple[Path, int]], image_size: int, batch_size: int
     paths = [str(p) for p, _ in pairs]
     labels = [float(label) for _, label in pairs]
     if training:
-        n = len(paths)
-        per_epoch = steps_per_epoch(n, batch_size) * min(batch_size, n)
         all_paths, all_labels = tf.constant(paths), tf.constant(labels)
-
-        def one_epoch(epoch):  # a stateless shuffle: the order depends on (seed, epoch) only
-            order = tf.random.experimental.stateless_shuffle(
-                tf.range(n), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))[:per_epoch]
-            return tf.data.Dataset.from_tensor_slices((tf.gather(all_paths, order), tf.gather(all_labels, order)))
-
-        ds = tf.data.Dataset.range(first_epoch, first_epoch + 1_000_000).flat_map(one_epoch)
-        batch_size = min(batch_size, n)
+        ds = epoch_stream(len(paths), batch_size, seed, first_epoch).map(
+            lambda epoch, i: (tf.gather(all_paths, i), tf.gather(all_labels, i)))
+        batch_size = min(batch_size, len(paths))
     else:
         ds = tf.data.Dataset.from_tensor_slices((paths, labels))
 
+    decode = _decode if cache is None else cache.load  # the decoded-image cache, if any
+
     def load(path, label):
-        image = tf.numpy_function(_decode, [path, image_size], tf.uint8, stateful=False)
+        image = tf.numpy_function(decode, [path, image_size], tf.uint8, stateful=False)
         image.set_shape((image_size, image_size, 3))
         return image, label
 
@@ -90,6 +86,23 @@ def make_dataset(pairs: list[tuple[Path, int]], image_size: int, batch_size: int
     if not with_labels:
         ds = ds.map(lambda x, y: x)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def epoch_stream(n: int, batch_size: int, seed: int, first_epoch: int = 0):
+    """Endless (epoch, index) pairs over n items: epoch e is a stateless shuffle of range(n) by
+    (seed, e), cut to whole batches. The image pipeline and the cached-feature head phase both
+    draw their order from here, so they see the same samples in the same order."""
+    from glaucli.tf import tensorflow
+
+    tf = tensorflow()
+    per_epoch = steps_per_epoch(n, batch_size) * min(batch_size, n)
+
+    def one_epoch(epoch):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(n), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))[:per_epoch]
+        return tf.data.Dataset.from_tensor_slices((tf.fill([per_epoch], epoch), order))
+
+    return tf.data.Dataset.range(first_epoch, first_epoch + 1_000_000).flat_map(one_epoch)
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:

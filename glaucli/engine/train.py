@@ -27,10 +27,11 @@ from typing import Callable
 from glaucli import __version__, config, runs
 from glaucli.console import RESEARCH_NOTE
 from glaucli.data import collection as collections
+from glaucli.data import image_cache
 from glaucli.data.images import RESAMPLE
 from glaucli.data.labels import CLASSES
 from glaucli.data.pipeline import make_dataset, steps_per_epoch
-from glaucli.engine import ood
+from glaucli.engine import feature_cache, ood
 from glaucli.engine.distribute import distributed_fit, keras_fit, setup_hardware
 from glaucli.errors import InputError, Interrupted, UsageError, WorkError
 from glaucli.models import backbones, classifier
@@ -72,13 +73,15 @@ class TrainConfig:
     xla: bool | None = None
     strategy: str = "auto"
     tensorboard: bool = False
+    head_features: str = "cache"  # the head phase on cached pooled features, or "live"
+    cache: str = "auto"  # decoded-image cache: auto, memory, disk or none
     members: list[str] | None = None  # several backbones: the `ensemble concat` model
     name: str | None = None
     runs_dir: Path | None = None
 
 
 # Options a resumed run may change: they alter how long it trains, not what it is.
-RESUMABLE_OVERRIDES = ("epochs", "finetune_epochs", "patience", "tensorboard")
+RESUMABLE_OVERRIDES = ("epochs", "finetune_epochs", "patience", "tensorboard", "cache")
 
 
 @dataclass
@@ -122,6 +125,9 @@ def _check(cfg: TrainConfig) -> None:
         raise UsageError("--mixed-precision must be auto, on or off")
     if cfg.strategy not in ("auto", "none", "mirrored", "multiworker"):
         raise UsageError("--strategy must be auto, none, mirrored or multiworker")
+    if cfg.head_features not in feature_cache.MODES:
+        raise UsageError("--head-features must be cache or live")
+    image_cache.choose(cfg.cache, 0, 1)  # validates the mode
     if cfg.limit is not None and cfg.limit < 1:
         raise UsageError("--limit must be at least 1")
     if cfg.patience < 1:
@@ -161,11 +167,11 @@ def plan(cfg: TrainConfig, bb: backbones.Backbone, weights: str | None) -> list[
     return phases
 
 
-def compile_model(model, lr: float, xla: bool = False) -> None:
+def compile_model(model, lr: float, xla: bool = False, optimizer=None) -> None:
     from glaucli.tf import keras
 
     k = keras()
-    model.compile(optimizer=k.optimizers.Adam(lr), loss=k.losses.BinaryCrossentropy(),
+    model.compile(optimizer=optimizer or k.optimizers.Adam(lr), loss=k.losses.BinaryCrossentropy(),
                   metrics=[k.metrics.BinaryAccuracy(name="accuracy"), k.metrics.AUC(name="auc")],
                   jit_compile=xla,
                   # A test-only switch: eager steps skip 15-60 s of graph tracing on CPU.
@@ -345,12 +351,12 @@ def _fresh_state() -> dict:
 
 # -- the driver -------------------------------------------------------------------------------
 
-def predict_scores(model, pairs, image_size: int, batch_size: int):
+def predict_scores(model, pairs, image_size: int, batch_size: int, cache=None):
     """P(RG) for each (path, label) pair, in order, through the one pipeline. A plain loop:
     Model.predict is not usable under every distribution strategy."""
     import numpy as np
 
-    ds = make_dataset(pairs, image_size, batch_size, with_labels=False)
+    ds = make_dataset(pairs, image_size, batch_size, with_labels=False, cache=cache)
     return np.concatenate([np.asarray(model(x, training=False)).reshape(-1) for x in ds])
 
 
@@ -548,7 +554,9 @@ def _fit(run: Path, meta: dict, model, twin, state: dict, phases: list[Phase], t
     size, batch = meta["image_size"], cfg_args["batch_size"]
     state["steps"] = steps_per_epoch(len(train_pairs), batch)
     state["seed"] = meta["seed"]
-    val_ds = make_dataset(val_pairs, size, batch, deterministic=True)
+    cache = image_cache.open_cache(cfg_args.get("cache", "auto"), [p for p, _ in train_pairs + val_pairs],
+                                   size, run)
+    val_ds = make_dataset(val_pairs, size, batch, deterministic=True, cache=cache)
     started = time.monotonic()
     durations = meta.get("durations_s", {})
     try:
@@ -568,24 +576,29 @@ def _fit(run: Path, meta: dict, model, twin, state: dict, phases: list[Phase], t
                     train_ds = make_dataset(train_pairs, size, batch, training=True,
                                             augment="seed" if cfg_args["recipe"] == "seed" else cfg_args["augment"],
                                             seed=meta["seed"], first_epoch=state["epoch"],
-                                            deterministic=cfg_args["deterministic"])
+                                            deterministic=cfg_args["deterministic"], cache=cache)
                     callbacks = [_run_callback(run, phase, twin, state, interrupts, report)]
                     if cfg_args.get("tensorboard"):
                         callbacks.append(keras().callbacks.TensorBoard(log_dir=str(run / "tensorboard")))
                     phase_start = time.monotonic()
                     fit = distributed_fit if hardware["strategy"] == "multiworker" else keras_fit
+                    if _cached_head(cfg_args, phase, hardware, model):
+                        fit = feature_cache.head_fit(run, meta, train_pairs, val_pairs, state["epoch"], cache,
+                                                     lambda: _check_interrupt(interrupts), report)
                     fit(model, hardware["_strategy"], train_ds, val_ds, phase.epochs, state["phase_epoch"],
                         state["steps"], _int_keys(meta.get("class_weight")), callbacks, batch)
                     durations[phase.name] = round(durations.get(phase.name, 0) + time.monotonic() - phase_start, 1)
                 state.update(phase_index=index + 1, phase_epoch=0)
                 _save_state(run, state)
     except (_StopRequested, KeyboardInterrupt):
+        _close(cache)
         meta.update(status="interrupted", interrupted_at=runs.now(), epochs_done=state["epoch"],
                     resume=f"glaucli train --resume {run}")
         runs.write_meta(run, meta)
         raise Interrupted(f"training interrupted after {state['epoch']} complete epoch(s); {run} is kept",
                           hint=f"continue with: glaucli train --resume {run}") from None
     except BaseException as exc:
+        _close(cache)
         meta.update(status="failed", finished_at=runs.now(), resume=f"glaucli train --resume {run}")
         runs.write_meta(run, meta)
         unreadable = _unreadable_image(exc)
@@ -598,7 +611,8 @@ def _fit(run: Path, meta: dict, model, twin, state: dict, phases: list[Phase], t
 
     report("message", {"text": "Choosing the decision threshold on the validation split"})
     labels = [label for _, label in val_pairs]
-    scores = predict_scores(model, val_pairs, size, batch)
+    scores = predict_scores(model, val_pairs, size, batch, cache)
+    _close(cache)
     threshold = screening.youden_threshold(labels, scores)
     val_metrics = screening.screening_metrics(labels, scores, threshold)
     meta["ood"] = ood.after_training(run, meta, model, train_pairs, val_pairs, batch, report)
@@ -611,6 +625,24 @@ def _fit(run: Path, meta: dict, model, twin, state: dict, phases: list[Phase], t
     runs.write_meta(run, meta)
     _plot_curves(run, report)
     return TrainResult(run, val_metrics, meta)
+
+
+def _cached_head(args: dict, phase: Phase, hardware: dict, model) -> bool:
+    """Whether this phase trains the head on cached features: a frozen backbone (the head
+    phase), one device (a strategy's mirrored variables stay on the live path), a model with
+    a pooled-feature head."""
+    return (args.get("head_features", "cache") == "cache" and phase.unfreeze == "none"
+            and hardware["strategy"] == "none" and feature_cache.split(model) is not None)
+
+
+def _close(cache) -> None:
+    if cache is not None:
+        cache.close()
+
+
+def _check_interrupt(interrupts: Interrupts) -> None:
+    if interrupts.requested is not None:
+        raise _StopRequested
 
 
 def weights_digest(model) -> str:

@@ -1,0 +1,180 @@
+"""The head phase on cached features (Chollet's "fast feature extraction").
+
+With the backbone frozen, the head phase spends nearly all its time recomputing the same
+pooled features every epoch. Here the frozen backbone runs once over the training images
+(the clean view plus a few fixed augmented views) and the validation images; the head's
+own layers, shared with the full model, then train on those features. The layers are the
+same objects and the optimizer is the full model's, so the full model holds the trained
+head and its optimizer state at every epoch end: best.keras, last.keras, history.csv,
+early stopping and resume behave exactly as in the live path, through the same callback.
+
+`pooled_features` is the shared helper for "the frozen backbone's pooled features over
+(path, label) pairs"; anything else that needs them (an OOD check) should call it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from glaucli.data.pipeline import epoch_stream, make_dataset
+
+FILE = "head_features.npz"  # in the run folder while the head phase runs (resume reads it)
+POOLED = ("head_concat", "head_pool")  # the pooled-feature layer, first match wins
+AUGMENTED_VIEWS = 2  # fixed augmented views per training image, besides the clean one
+MODES = ("cache", "live")
+
+
+def split(model):
+    """(feature model: image -> pooled features, head model: features -> P(RG)) sharing the
+    full model's layers, or None when the model has no pooled-feature head to split at."""
+    from glaucli.tf import keras
+
+    k = keras()
+    names = [layer.name for layer in model.layers]
+    pooled = next((name for name in POOLED if name in names), None)
+    if pooled is None:
+        return None
+    after = model.layers[names.index(pooled) + 1:]
+    if not after or not all(layer.name.startswith(("head_", "probability")) for layer in after):
+        return None
+    features = model.get_layer(pooled).output
+    x = inputs = k.Input(tuple(features.shape[1:]), name="pooled_features")
+    for layer in after:  # the head is a chain: pool -> dropout -> logits -> sigmoid
+        x = layer(x)
+    return k.Model(model.inputs, features, name="features"), k.Model(inputs, x, name="head")
+
+
+def pooled_features(feature_model, pairs, image_size: int, batch_size: int, *, augment=None,
+                    cache=None, check: Callable[[], None] = lambda: None) -> np.ndarray:
+    """The feature model's output for each pair's image, in order (inference mode). `augment`:
+    a Keras augmentation model applied to each batch first (a fixed augmented view)."""
+    from glaucli.tf import tensorflow
+
+    tf = tensorflow()
+
+    def call(x):
+        if augment is not None:
+            x = tf.clip_by_value(augment(x, training=True), 0.0, 255.0)
+        return feature_model(x, training=False)
+
+    if os.environ.get("GLAUCLI_RUN_EAGERLY") != "1":  # the test-only switch skips tracing
+        call = tf.function(call, reduce_retracing=True)
+    out = []
+    for x in make_dataset(pairs, image_size, batch_size, with_labels=False, cache=cache):
+        check()
+        out.append(np.asarray(call(x), dtype=np.float32))
+    return np.concatenate(out)
+
+
+def _key(pairs, val_pairs, meta: dict, views: int) -> str:
+    text = "\n".join(str(p) for p, _ in list(pairs) + list(val_pairs))
+    text += f"\n{meta['image_size']} {meta['seed']} {meta['args'].get('augment')} {views}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def features(run: Path, feature_model, train_pairs, val_pairs, meta: dict, cache, check, report):
+    """(train features (views, n, c), validation features (m, c)): from the run folder when an
+    interrupted head phase left them there, else computed once and saved there for resume."""
+    from glaucli.data.pipeline import augmenter
+
+    args = meta["args"]
+    level = "seed" if args.get("recipe") == "seed" else args.get("augment", "none")
+    views = 1 + (AUGMENTED_VIEWS if level != "none" else 0)
+    key = _key(train_pairs, val_pairs, meta, views)
+    path = run / FILE
+    try:
+        with np.load(path) as saved:
+            if str(saved["key"]) == key:
+                return saved["train"], saved["validation"]
+    except (OSError, KeyError, ValueError):
+        pass
+    size, batch = meta["image_size"], args["batch_size"]
+    report("message", {"text": f"Head phase on cached features: the frozen backbone runs once over "
+                               f"{len(train_pairs)} training images ({views} view(s)) and "
+                               f"{len(val_pairs)} validation images"})
+    train = [pooled_features(feature_model, train_pairs, size, batch, cache=cache, check=check)]
+    for view in range(1, views):  # fixed augmented views: seeded from the run seed and the view
+        layer = augmenter(level, meta["seed"] * 1000 + view)
+        train.append(pooled_features(feature_model, train_pairs, size, batch, augment=layer,
+                                     cache=cache, check=check))
+    validation = pooled_features(feature_model, val_pairs, size, batch, cache=cache, check=check)
+    train = np.stack(train)
+    tmp = path.with_name(f".{FILE}.tmp.npz")
+    np.savez(tmp, key=np.array(key), train=train, validation=validation)
+    os.replace(tmp, path)
+    return train, validation
+
+
+def head_fit(run: Path, meta: dict, train_pairs, val_pairs, first_epoch: int, cache,
+             check: Callable[[], None], report):
+    """A drop-in for `distribute.keras_fit` that trains the model's head on cached features."""
+
+    def fit(model, strategy, train_ds, val_ds, epochs, initial_epoch, steps, class_weight, callbacks, batch):
+        from glaucli.engine.train import compile_model
+        from glaucli.tf import tensorflow
+
+        tf = tensorflow()
+        feature_model, head = split(model)
+        train, validation = features(run, feature_model, train_pairs, val_pairs, meta, cache, check, report)
+        compile_model(head, float(model.optimizer.learning_rate), xla=bool(model.jit_compile),
+                      optimizer=model.optimizer)  # the same optimizer: its state is the model's
+        views = tf.constant(train)
+        labels = tf.constant([float(label) for _, label in train_pairs])
+        train_ds = (epoch_stream(len(train_pairs), batch, meta["seed"], first_epoch)
+                    .map(lambda e, i: (views[tf.cast(e % len(train), tf.int32)][i], labels[i]))
+                    .batch(min(batch, len(train_pairs))).prefetch(tf.data.AUTOTUNE))
+        val_ds = tf.data.Dataset.from_tensor_slices(
+            (validation, np.array([float(label) for _, label in val_pairs], dtype=np.float32))).batch(batch)
+        head.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
+                 steps_per_epoch=steps, class_weight=class_weight, verbose=0,
+                 callbacks=[OnFullModel(cb, model) for cb in callbacks])
+        (run / FILE).unlink(missing_ok=True)  # the phase is over; an interruption raises before
+
+    return fit
+
+
+def _forward(name):
+    def hook(self, *args, **kwargs):
+        getattr(self.inner, name)(*args, **kwargs)
+        if self.full.stop_training:  # early stopping decided on the full model
+            self.model.stop_training = True
+    hook.__name__ = name
+    return hook
+
+
+@functools.cache
+def _adapter():
+    from glaucli.tf import keras
+
+    class OnFullModel(keras().callbacks.Callback):
+        """Runs a callback written for the full model while Keras fits the head: it sees the full
+        model (saves it, reads its optimizer) and its stop request reaches the head's fit."""
+
+        def __init__(self, inner, full):
+            super().__init__()
+            self.inner, self.full = inner, full
+            full.stop_training = False
+
+        def set_model(self, model):
+            super().set_model(model)
+            self.inner.set_model(self.full)
+
+        def set_params(self, params):
+            super().set_params(params)
+            self.inner.set_params(params)
+
+    for name in ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
+                 "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin",
+                 "on_test_batch_end"):
+        setattr(OnFullModel, name, _forward(name))
+    return OnFullModel
+
+
+def OnFullModel(inner, full):  # noqa: N802 - reads as the class it builds (Keras is imported lazily)
+    return _adapter()(inner, full)
