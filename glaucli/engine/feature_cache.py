@@ -8,8 +8,7 @@ same objects and the optimizer is the full model's, so the full model holds the 
 head and its optimizer state at every epoch end: best.keras, last.keras, history.csv,
 early stopping and resume behave exactly as in the live path, through the same callback.
 
-`pooled_features` is the shared helper for "the frozen backbone's pooled features over
-(path, label) pairs"; anything else that needs them (an OOD check) should call it.
+The pooled features come from `engine/features.py`, shared with the distribution check.
 """
 
 from __future__ import annotations
@@ -22,10 +21,10 @@ from typing import Callable
 
 import numpy as np
 
-from glaucli.data.pipeline import epoch_stream, make_dataset
+from glaucli.data.pipeline import epoch_stream
+from glaucli.engine import features
 
 FILE = "head_features.npz"  # in the run folder while the head phase runs (resume reads it)
-POOLED = ("head_concat", "head_pool")  # the pooled-feature layer, first match wins
 AUGMENTED_VIEWS = 2  # fixed augmented views per training image, besides the clean one
 MODES = ("cache", "live")
 
@@ -36,40 +35,18 @@ def split(model):
     from glaucli.tf import keras
 
     k = keras()
-    names = [layer.name for layer in model.layers]
-    pooled = next((name for name in POOLED if name in names), None)
-    if pooled is None:
+    try:
+        name, needs_pool = features.feature_layer(model)
+    except ValueError:
         return None
-    after = model.layers[names.index(pooled) + 1:]
-    if not after or not all(layer.name.startswith(("head_", "probability")) for layer in after):
+    after = [layer.name for layer in model.layers]
+    after = model.layers[after.index(name) + 1:]
+    if needs_pool or not after or not all(layer.name.startswith(("head_", "probability")) for layer in after):
         return None
-    features = model.get_layer(pooled).output
-    x = inputs = k.Input(tuple(features.shape[1:]), name="pooled_features")
+    x = inputs = k.Input(tuple(model.get_layer(name).output.shape[1:]), name="pooled_features")
     for layer in after:  # the head is a chain: pool -> dropout -> logits -> sigmoid
         x = layer(x)
-    return k.Model(model.inputs, features, name="features"), k.Model(inputs, x, name="head")
-
-
-def pooled_features(feature_model, pairs, image_size: int, batch_size: int, *, augment=None,
-                    cache=None, check: Callable[[], None] = lambda: None) -> np.ndarray:
-    """The feature model's output for each pair's image, in order (inference mode). `augment`:
-    a Keras augmentation model applied to each batch first (a fixed augmented view)."""
-    from glaucli.tf import tensorflow
-
-    tf = tensorflow()
-
-    def call(x):
-        if augment is not None:
-            x = tf.clip_by_value(augment(x, training=True), 0.0, 255.0)
-        return feature_model(x, training=False)
-
-    if os.environ.get("GLAUCLI_RUN_EAGERLY") != "1":  # the test-only switch skips tracing
-        call = tf.function(call, reduce_retracing=True)
-    out = []
-    for x in make_dataset(pairs, image_size, batch_size, with_labels=False, cache=cache):
-        check()
-        out.append(np.asarray(call(x), dtype=np.float32))
-    return np.concatenate(out)
+    return features.feature_model(model), k.Model(inputs, x, name="head")
 
 
 def _key(pairs, val_pairs, meta: dict, views: int) -> str:
@@ -78,7 +55,7 @@ def _key(pairs, val_pairs, meta: dict, views: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def features(run: Path, feature_model, train_pairs, val_pairs, meta: dict, cache, check, report):
+def cached_features(run: Path, feature_model, train_pairs, val_pairs, meta: dict, cache, check, report):
     """(train features (views, n, c), validation features (m, c)): from the run folder when an
     interrupted head phase left them there, else computed once and saved there for resume."""
     from glaucli.data.pipeline import augmenter
@@ -98,12 +75,14 @@ def features(run: Path, feature_model, train_pairs, val_pairs, meta: dict, cache
     report("message", {"text": f"Head phase on cached features: the frozen backbone runs once over "
                                f"{len(train_pairs)} training images ({views} view(s)) and "
                                f"{len(val_pairs)} validation images"})
-    train = [pooled_features(feature_model, train_pairs, size, batch, cache=cache, check=check)]
-    for view in range(1, views):  # fixed augmented views: seeded from the run seed and the view
-        layer = augmenter(level, meta["seed"] * 1000 + view)
-        train.append(pooled_features(feature_model, train_pairs, size, batch, augment=layer,
-                                     cache=cache, check=check))
-    validation = pooled_features(feature_model, val_pairs, size, batch, cache=cache, check=check)
+    def extract(pairs, augment=None):
+        return features.pooled_features(None, pairs, size, batch, extractor=feature_model, augment=augment,
+                                        cache=cache, check=check)
+
+    # Fixed augmented views, each seeded from the run seed and the view number.
+    train = [extract(train_pairs, augmenter(level, meta["seed"] * 1000 + view) if view else None)
+             for view in range(views)]
+    validation = extract(val_pairs)
     train = np.stack(train)
     tmp = path.with_name(f".{FILE}.tmp.npz")
     np.savez(tmp, key=np.array(key), train=train, validation=validation)
@@ -121,7 +100,7 @@ def head_fit(run: Path, meta: dict, train_pairs, val_pairs, first_epoch: int, ca
 
         tf = tensorflow()
         feature_model, head = split(model)
-        train, validation = features(run, feature_model, train_pairs, val_pairs, meta, cache, check, report)
+        train, validation = cached_features(run, feature_model, train_pairs, val_pairs, meta, cache, check, report)
         compile_model(head, float(model.optimizer.learning_rate), xla=bool(model.jit_compile),
                       optimizer=model.optimizer)  # the same optimizer: its state is the model's
         views = tf.constant(train)
@@ -176,5 +155,5 @@ def _adapter():
     return OnFullModel
 
 
-def OnFullModel(inner, full):  # noqa: N802 - reads as the class it builds (Keras is imported lazily)
+def OnFullModel(inner, full):  # reads as the class it builds (Keras is imported lazily)
     return _adapter()(inner, full)

@@ -48,15 +48,25 @@ def feature_model(model, gradcam_layer: str | None = None, name: str = "features
 
 
 def pooled_features(model, pairs: list[tuple[Path, int]], image_size: int, batch_size: int = 32,
-                    gradcam_layer: str | None = None, extractor=None):
+                    gradcam_layer: str | None = None, extractor=None, *, augment=None, cache=None,
+                    check=lambda: None):
     """float32 (n, d) pooled features for every (path, label) pair, in order, through the one
-    pipeline (no augmentation). A plain loop: Model.predict is not usable under every
-    distribution strategy. Pass `extractor` (a `feature_model`) to reuse one."""
+    pipeline (no augmentation unless `augment`, a Keras augmentation model applied to each
+    batch: a fixed augmented view). A plain loop: Model.predict is not usable under every
+    distribution strategy. Pass `extractor` (a `feature_model`) to reuse one, `cache` (an
+    `image_cache.ImageCache`) to skip decoding, `check` to stop between batches (it raises)."""
     import numpy as np
 
     from glaucli.data.pipeline import make_dataset
+    from glaucli.tf import tensorflow
 
     extractor = extractor or feature_model(model, gradcam_layer)
-    ds = make_dataset(pairs, image_size, batch_size, with_labels=False)
-    chunks = [np.asarray(extractor(x, training=False), dtype="float32") for x in ds]
+    ds = make_dataset(pairs, image_size, batch_size, with_labels=False, cache=cache)
+    if augment is not None:
+        tf = tensorflow()
+        ds = ds.map(lambda x: tf.clip_by_value(augment(x, training=True), 0.0, 255.0))
+    chunks = []
+    for x in ds:
+        check()
+        chunks.append(np.asarray(extractor(x, training=False), dtype="float32"))
     return np.concatenate(chunks) if chunks else np.zeros((0, extractor.outputs[0].shape[-1]), "float32")
