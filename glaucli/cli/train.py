@@ -26,6 +26,8 @@ class TrainProgress:
         gpus = device["gpus"]
         where = "; ".join(f"{g['name']} ({g['memory_gb'] or '?'} GB, compute {g['compute_capability']})"
                           for g in gpus) if gpus else "CPU only"
+        if not gpus and device.get("cpu_bfloat16"):
+            where += f" (bfloat16: {', '.join(device['cpu_bfloat16'])})"
         h = hardware
         console.info(f"Training {backbone} at {image_size} px on {where}")
         console.info(f"Precision {h['precision']}, XLA {'on' if h['xla'] else 'off'}, strategy {h['strategy']}, "
@@ -100,7 +102,7 @@ def train(
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for weights, shuffling and augmentation \\[default: random, recorded].", show_default=False)] = None,
     deterministic: Annotated[bool, typer.Option("--deterministic", help="Bit-identical results for a seed (TensorFlow op determinism; costs speed on GPUs).")] = False,
     patience: Annotated[int, typer.Option("--patience", min=1, help="Early stopping patience (epochs without a better val AUC).")] = 5,
-    mixed_precision: Annotated[str, typer.Option("--mixed-precision", help="auto (on for GPUs of compute capability >= 7.0), on or off.")] = "auto",
+    mixed_precision: Annotated[str, typer.Option("--mixed-precision", help="auto (float16 on GPUs of compute capability >= 7.0, bfloat16 on CPUs with AVX512-BF16 or AMX except for basic-cnn), on or off.")] = "auto",
     xla: Annotated[Optional[bool], typer.Option("--xla/--no-xla", help="Compile the train step with XLA \\[default: on with a GPU].", show_default=False)] = None,
     strategy: Annotated[str, typer.Option("--strategy", help="auto (multiworker when TF_CONFIG names several workers, mirrored with several GPUs), none, mirrored or multiworker.")] = "auto",
     tensorboard: Annotated[bool, typer.Option("--tensorboard", help="Write TensorBoard logs to RUN/tensorboard.")] = False,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 
 def describe_devices() -> dict:
-    """GPUs with name, memory (GB) and compute capability; empty list means CPU only."""
+    """GPUs with name, memory (GB) and compute capability (an empty list means CPU only), and
+    the CPU's bfloat16 instructions."""
+    from glaucli.engine.precision import cpu_bfloat16
     from glaucli.tf import tensorflow
 
     tf = tensorflow()
@@ -20,4 +22,4 @@ def describe_devices() -> dict:
         gpus.append({"name": details.get("device_name", gpu.name),
                      "compute_capability": ".".join(map(str, details.get("compute_capability", ()))) or None,
                      "memory_gb": memory})
-    return {"gpus": gpus, "cpu_only": not gpus}
+    return {"gpus": gpus, "cpu_only": not gpus, "cpu_bfloat16": cpu_bfloat16()}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from glaucli.engine import precision
 from glaucli.errors import InputError, UsageError
 
 if TYPE_CHECKING:
@@ -18,11 +19,9 @@ def setup_hardware(cfg: "TrainConfig", devices: dict) -> dict:
 
     tf, k = tensorflow(), keras()
     gpus = devices["gpus"]
-    capable = bool(gpus) and all(float(g.get("compute_capability") or 0) >= 7.0 for g in gpus)
-    mixed = cfg.mixed_precision == "on" or (cfg.mixed_precision == "auto" and capable)
-    if cfg.mixed_precision == "on" and not gpus:
-        raise UsageError("--mixed-precision on needs a GPU (float16 on CPU is slow)")
-    k.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
+    policy = precision.choose(cfg.mixed_precision, gpus, devices.get("cpu_bfloat16", []),
+                              cfg.members or [cfg.backbone])
+    k.mixed_precision.set_global_policy(policy)
     xla = bool(gpus) if cfg.xla is None else cfg.xla
     cluster = tf_config_workers()
     name = cfg.strategy
@@ -40,7 +39,7 @@ def setup_hardware(cfg: "TrainConfig", devices: dict) -> dict:
     else:
         strategy = tf.distribute.get_strategy()  # the default, single-device strategy
     replicas = strategy.num_replicas_in_sync
-    return {"precision": "mixed_float16" if mixed else "float32", "xla": xla, "strategy": name,
+    return {"precision": policy, "xla": xla, "strategy": name,
             "replicas": replicas, "global_batch": cfg.batch_size,
             "per_replica_batch": max(1, cfg.batch_size // replicas), "chief": is_chief(),
             "_strategy": strategy}

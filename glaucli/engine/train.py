@@ -31,7 +31,7 @@ from glaucli.data import image_cache
 from glaucli.data.images import RESAMPLE
 from glaucli.data.labels import CLASSES
 from glaucli.data.pipeline import make_dataset, steps_per_epoch
-from glaucli.engine import feature_cache, ood
+from glaucli.engine import feature_cache, ood, precision
 from glaucli.engine.distribute import distributed_fit, keras_fit, setup_hardware
 from glaucli.errors import InputError, Interrupted, UsageError, WorkError
 from glaucli.models import backbones, classifier
@@ -423,7 +423,7 @@ def train(cfg: TrainConfig, report: Report = lambda kind, data: None) -> TrainRe
     phases = plan(cfg, bb, weights)
     with hardware["_strategy"].scope():
         built, extra = _build(cfg, bb, size, weights)
-    twin = keras().Model.from_config(built.model.get_config())  # saves best.keras without optimizer
+    twin = precision.portable_twin(built.model)  # saves best.keras without optimizer, float32
 
     kind = "ensemble" if cfg.members else "train"
     if hardware["chief"]:
@@ -494,7 +494,7 @@ def resume(run_arg: str | Path, overrides: dict, runs_dir: Path | None = None,
             model = keras().saving.load_model(run / runs.LAST, safe_mode=True)  # optimizer state too
         else:  # interrupted before its first epoch ended: start over in the same folder
             model = _build(cfg, bb, size, weights)[0].model
-    twin = keras().Model.from_config(model.get_config())
+    twin = precision.portable_twin(model)
     if saved and (run / runs.BEST).is_file():
         state["best_weights"] = load_model(run / runs.BEST).get_weights()
     meta.update(status="running", args=_args(cfg), phases=[asdict(p) for p in phases], resumed_at=runs.now())
@@ -611,7 +611,8 @@ def _fit(run: Path, meta: dict, model, twin, state: dict, phases: list[Phase], t
 
     report("message", {"text": "Choosing the decision threshold on the validation split"})
     labels = [label for _, label in val_pairs]
-    scores = predict_scores(model, val_pairs, size, batch, cache)
+    twin.set_weights(model.get_weights())  # the threshold comes from best.keras' own scores
+    scores = predict_scores(twin, val_pairs, size, batch, cache)
     _close(cache)
     threshold = screening.youden_threshold(labels, scores)
     val_metrics = screening.screening_metrics(labels, scores, threshold)

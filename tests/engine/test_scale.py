@@ -57,7 +57,12 @@ def test_cpu_report_and_refusals(cli, sample_set):
     common = ["train", "basic-cnn", "--data", sample_set, "--image-size", "32", "--epochs", "1"]
     result = cli(*common)
     assert "CPU only" in result.stderr and "Precision float32, XLA off, strategy none" in result.stderr
-    assert "mixed-precision" in cli(*common, "--mixed-precision", "on", code=2).stderr
+    from glaucli.engine.precision import cpu_bfloat16
+
+    if cpu_bfloat16():  # AVX512-BF16 or AMX: bfloat16 on request (auto keeps basic-cnn in float32)
+        assert "Precision mixed_bfloat16" in cli(*common, "--mixed-precision", "on").stderr
+    else:
+        assert "mixed-precision" in cli(*common, "--mixed-precision", "on", code=2).stderr
     cli(*common, "--strategy", "ring", code=2)
 
 

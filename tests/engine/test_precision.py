@@ -1,0 +1,45 @@
+"""Precision choice per hardware, and the float32 best.keras of a bfloat16 run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from glaucli.engine import precision
+from glaucli.errors import UsageError
+
+GPU = [{"name": "g", "compute_capability": "8.0", "memory_gb": 40}]
+OLD_GPU = [{"name": "g", "compute_capability": "6.1", "memory_gb": 8}]
+
+
+def test_choose_per_hardware():
+    assert precision.choose("auto", GPU, [], ["xception"]) == "mixed_float16"
+    assert precision.choose("auto", OLD_GPU, [], ["xception"]) == "float32"
+    assert precision.choose("auto", [], ["avx512_bf16"], ["xception"]) == "mixed_bfloat16"
+    assert precision.choose("auto", [], ["amx_bf16"], ["basic-cnn"]) == "float32"
+    assert precision.choose("auto", [], [], ["xception"]) == "float32"
+    assert precision.choose("off", [], ["avx512_bf16"], ["xception"]) == "float32"
+    assert precision.choose("on", [], ["avx512_bf16"], ["basic-cnn"]) == "mixed_bfloat16"
+    with pytest.raises(UsageError):
+        precision.choose("on", [], [], ["xception"])
+    assert set(precision.cpu_bfloat16()) <= set(precision.BF16_FLAGS)
+
+
+def test_bfloat16_model_saves_a_float32_twin_with_the_same_weights():
+    import keras
+
+    from glaucli.models import backbones, classifier
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = classifier.build(backbones.get("mobilenet-v3-small"), 32).model
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    conv = next(layer for layer in model.layers if type(layer).__name__ == "Conv2D")
+    assert conv.compute_dtype == "bfloat16"
+    twin = precision.portable_twin(model)
+    twin.set_weights(model.get_weights())
+    assert {layer.compute_dtype for layer in twin.layers if layer.weights} == {"float32"}
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    # bfloat16 keeps ~3 significant digits: the float32 twin answers within that
+    np.testing.assert_allclose(np.asarray(twin(x)), np.asarray(model(x)), atol=0.05)
