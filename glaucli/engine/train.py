@@ -405,7 +405,6 @@ def _build(cfg: TrainConfig, bb: backbones.Backbone, size: int, weights: str | N
 def train(cfg: TrainConfig, report: Report = lambda kind, data: None) -> TrainResult:
     """Train `cfg.backbone` into a new run folder; returns it with validation metrics."""
     from glaucli.engine.devices import describe_devices
-    from glaucli.tf import keras
 
     _check(cfg)
     bb, size, weights = _model_spec(cfg)
