@@ -29,4 +29,9 @@ def test_bench_json(cli):
                 "latency_ms", "peak_rss_mb"):
         assert row[key] > 0, key
     assert row["pipeline_to_memory_ratio"] == round(row["train_pipeline_img_s"] / row["train_memory_img_s"], 3)
+    for key in ("finetune_glaucli_img_s", "finetune_keras_img_s", "tflite_img_s", "onnx_img_s"):
+        assert row[key] > 0, key
+    assert row["finetune_ratio"] == round(row["finetune_glaucli_img_s"] / row["finetune_keras_img_s"], 3)
+    assert row["tflite_max_abs_diff"] < 1e-4 and row["onnx_max_abs_diff"] < 1e-4  # the same model
     cli("bench", "not-a-backbone", code=2)
+    cli("bench", "basic-cnn", "--formats", "coreml", code=2)

@@ -13,7 +13,9 @@ from glaucli.cli import options
 COLUMNS = (("pipeline_img_s", "pipeline img/s"), ("train_pipeline_img_s", "train img/s (pipeline)"),
            ("train_memory_img_s", "train img/s (memory)"), ("pipeline_to_memory_ratio", "ratio"),
            ("inference_img_s", "inference img/s"), ("latency_ms", "latency ms"),
-           ("first_epoch_s", "tracing s"), ("peak_rss_mb", "peak MB"))
+           ("first_epoch_s", "tracing s"), ("peak_rss_mb", "peak MB"),
+           ("finetune_glaucli_img_s", "fine-tune img/s glaucli"), ("finetune_keras_img_s", "bare Keras"),
+           ("finetune_ratio", "ratio (goal >= 0.95)"), ("tflite_img_s", "TFLite img/s"), ("onnx_img_s", "ONNX img/s"))
 
 
 def bench(
@@ -22,6 +24,9 @@ def bench(
     batch_size: options.BatchSize = 16,
     steps: Annotated[int, typer.Option("--steps", min=1, help="Batches per measurement.")] = 8,
     data: Annotated[Optional[Path], typer.Option("--data", help="A real dataset folder \\[default: a temporary sample set].", show_default=False)] = None,
+    mixed_precision: Annotated[str, typer.Option("--mixed-precision", help="auto (as train: bfloat16 on CPUs with AVX512-BF16/AMX, float16 on recent GPUs), on or off.")] = "auto",
+    formats: Annotated[str, typer.Option("--formats", help="Exported formats to time, comma-separated: tflite, onnx, or none.")] = "tflite,onnx",
+    versus_keras: Annotated[bool, typer.Option("--versus-keras/--no-versus-keras", help="Time glaucli's fine-tuning loop against a bare Keras fit.")] = True,
     json_out: options.Json = False,
     quiet: options.Quiet = False,
 ) -> None:
@@ -29,19 +34,23 @@ def bench(
     options.apply(quiet)
     from glaucli.engine.bench import bench as run_bench
 
-    result = run_bench(backbones, image_size, batch_size, steps, data, report=console.info)
+    chosen = [] if formats.strip().lower() == "none" else [f.strip().lower() for f in formats.split(",") if f.strip()]
+    result = run_bench(backbones, image_size, batch_size, steps, data, report=console.info,
+                       mixed_precision=mixed_precision, formats=chosen, versus_keras=versus_keras)
     if json_out:
         console.emit_json(result)
         return
     from rich.table import Table
 
     gpus = result["device"]["gpus"]
-    table = Table(title="glaucli bench on " + (", ".join(g["name"] for g in gpus) if gpus else "CPU only"))
+    where = ", ".join(g["name"] for g in gpus) if gpus else "CPU only"
+    precision = result["results"][0]["precision"] if result["results"] else ""
+    table = Table(title=f"glaucli bench on {where}, {precision}")
     table.add_column("backbone")
     for _, title in COLUMNS:
         table.add_column(title, justify="right")
     for r in result["results"]:
-        table.add_row(f"{r['backbone']} {r['image_size']} px", *(str(r[key]) for key, _ in COLUMNS))
+        table.add_row(f"{r['backbone']} {r['image_size']} px", *(str(r.get(key, "-")) for key, _ in COLUMNS))
     console.emit(table)
 
 

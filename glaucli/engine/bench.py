@@ -1,5 +1,6 @@
 """Performance on this machine: input pipeline, training (pipeline-fed and from memory),
-inference and single-image latency, peak memory."""
+fine-tuning against a bare Keras script, inference (Keras, TFLite, ONNX) and single-image
+latency, peak memory."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Callable
 
 from glaucli.data.collection import DataSpec, resolve
 from glaucli.data.pipeline import augmenter, make_dataset
+from glaucli.engine import bench_compare
+from glaucli.errors import UsageError
 from glaucli.models import backbones, classifier
 
 DEFAULT_BACKBONES = ("basic-cnn", "mobilenet-v3-small")
@@ -26,7 +29,8 @@ def _rate(images: int, seconds: float) -> float:
 
 
 def bench_backbone(name: str, pairs, size: int, batch: int, steps: int, precision: str,
-                   report: Callable[[str], None], rounds: int = 3) -> dict:
+                   report: Callable[[str], None], rounds: int = 3, val_pairs=None,
+                   formats=bench_compare.FORMATS) -> dict:
     import numpy as np
 
     from glaucli.data.images import load_image
@@ -81,7 +85,18 @@ def bench_backbone(name: str, pairs, size: int, batch: int, steps: int, precisio
         t = time.perf_counter()
         model.predict_on_batch(one)
         latencies.append(time.perf_counter() - t)
-    return {"backbone": name, "image_size": size, "batch_size": batch, "steps": steps,
+    extra = {}
+    if val_pairs:
+        report(f"{name}: fine-tuning, glaucli's loop against a bare Keras fit (alternated epochs)")
+        extra.update(bench_compare.versus_keras(bb, pairs[:images], val_pairs, size, batch, steps, rounds))
+    if formats:
+        report(f"{name}: exported {', '.join(formats)} inference")
+        from glaucli.engine.precision import portable_twin
+
+        twin = portable_twin(model)  # what best.keras, and so every export, holds
+        twin.set_weights(model.get_weights())
+        extra.update(bench_compare.exported_formats(twin, x, formats))
+    return {**extra, "backbone": name, "image_size": size, "batch_size": batch, "steps": steps,
             "pipeline_img_s": pipeline, "train_pipeline_img_s": fed, "train_memory_img_s": in_memory,
             "pipeline_to_memory_ratio": round(fed / in_memory, 3) if in_memory else None,
             "inference_img_s": inference, "latency_ms": round(statistics.median(latencies) * 1000, 2),
@@ -89,15 +104,23 @@ def bench_backbone(name: str, pairs, size: int, batch: int, steps: int, precisio
 
 
 def bench(names: list[str] | None = None, image_size: int = 96, batch_size: int = 16, steps: int = 8,
-          data: Path | None = None, report: Callable[[str], None] = lambda text: None) -> dict:
+          data: Path | None = None, report: Callable[[str], None] = lambda text: None,
+          mixed_precision: str = "auto", formats=bench_compare.FORMATS, versus_keras: bool = True) -> dict:
+    from glaucli.engine import precision as precisions
     from glaucli.engine.devices import describe_devices
     from glaucli.tf import keras
 
     names = list(names or DEFAULT_BACKBONES)
     for name in names:
         backbones.get(name)  # unknown names fail before any work
+    unknown = sorted(set(formats) - set(bench_compare.FORMATS))
+    if unknown:
+        raise UsageError(f"unknown format(s) {', '.join(unknown)}", hint="formats: tflite, onnx")
+    if mixed_precision not in ("auto", "on", "off"):
+        raise UsageError("--mixed-precision must be auto, on or off")
     devices = describe_devices()
-    precision = keras().mixed_precision.global_policy().name
+    precision = precisions.choose(mixed_precision, devices["gpus"], devices.get("cpu_bfloat16", []), names)
+    keras().mixed_precision.set_global_policy(precision)
     with tempfile.TemporaryDirectory(prefix="glaucli-bench-") as tmp:
         if data is None:
             from glaucli.data.sample import write_sample
@@ -106,8 +129,14 @@ def bench(names: list[str] | None = None, image_size: int = 96, batch_size: int 
             per_class = max(8, (steps + 1) * batch_size // 2 + 1)
             write_sample(Path(tmp), per_class=per_class, size=max(image_size, 64), seed=0)
             data = Path(tmp)
-        pairs = resolve(DataSpec(Path(data))).require("train")
+        collection = resolve(DataSpec(Path(data)))
+        pairs = collection.require("train")
         if len(pairs) < steps * batch_size:
             steps = max(1, len(pairs) // batch_size)
-        results = [bench_backbone(n, pairs, image_size, batch_size, steps, precision, report) for n in names]
+        val_pairs = collection.require("validation") if versus_keras else None
+        try:
+            results = [bench_backbone(n, pairs, image_size, batch_size, steps, precision, report,
+                                      val_pairs=val_pairs, formats=formats) for n in names]
+        finally:
+            keras().mixed_precision.set_global_policy("float32")
     return {"device": devices, "results": results}

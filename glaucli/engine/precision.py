@@ -9,6 +9,8 @@ way; the saved best.keras is rewritten to float32 so it runs at full speed every
 
 from __future__ import annotations
 
+import contextlib
+
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
@@ -57,3 +59,16 @@ def portable_twin(model):
     from glaucli.tf import keras
 
     return keras().Model.from_config(float32_config(model.get_config()))
+
+
+@contextlib.contextmanager
+def restored():
+    """Keep the process-wide Keras policy as it was around a training run, so that a run in
+    bfloat16 does not leave later models of the same process (API, tests) in bfloat16."""
+    from glaucli.tf import keras
+
+    previous = keras().mixed_precision.global_policy()
+    try:
+        yield
+    finally:
+        keras().mixed_precision.set_global_policy(previous)

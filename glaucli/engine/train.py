@@ -404,6 +404,11 @@ def _build(cfg: TrainConfig, bb: backbones.Backbone, size: int, weights: str | N
 
 def train(cfg: TrainConfig, report: Report = lambda kind, data: None) -> TrainResult:
     """Train `cfg.backbone` into a new run folder; returns it with validation metrics."""
+    with precision.restored():
+        return _train(cfg, report)
+
+
+def _train(cfg: TrainConfig, report: Report) -> TrainResult:
     from glaucli.engine.devices import describe_devices
 
     _check(cfg)
@@ -457,6 +462,11 @@ def train(cfg: TrainConfig, report: Report = lambda kind, data: None) -> TrainRe
 def resume(run_arg: str | Path, overrides: dict, runs_dir: Path | None = None,
            report: Report = lambda kind, data: None) -> TrainResult:
     """Continue an interrupted run in its own folder from its last complete epoch."""
+    with precision.restored():
+        return _resume(run_arg, overrides, runs_dir, report)
+
+
+def _resume(run_arg: str | Path, overrides: dict, runs_dir: Path | None, report: Report) -> TrainResult:
     from glaucli.engine.devices import describe_devices
     from glaucli.engine.predict import load_model
     from glaucli.tf import keras
@@ -615,7 +625,7 @@ def _fit(run: Path, meta: dict, model, twin, state: dict, phases: list[Phase], t
     _close(cache)
     threshold = screening.youden_threshold(labels, scores)
     val_metrics = screening.screening_metrics(labels, scores, threshold)
-    meta["ood"] = ood.after_training(run, meta, model, train_pairs, val_pairs, batch, report)
+    meta["ood"] = ood.after_training(run, meta, twin, train_pairs, val_pairs, batch, report)
     durations["total"] = round(durations.get("total", 0) + time.monotonic() - started, 1)
     meta.update(status="complete", finished_at=runs.now(), threshold=threshold,
                 threshold_method="youden (validation)", epochs_done=state["epoch"],

@@ -1,7 +1,7 @@
 """Measures glaucli's performance goals on this machine and prints a markdown table.
 
 Goals (issue: demo and bench): --help <= 3x `import typer, rich`; pipeline-fed training
->= 0.95x in-memory; one-image predict <= 1.1x a bare load-and-predict script; folder
+>= 0.95x in-memory; glaucli's fine-tuning loop >= 0.95x a bare Keras fit (issue 19); one-image predict <= 1.1x a bare load-and-predict script; folder
 throughput >= 0.9x model.predict on preloaded arrays; training peak memory within 10 %
 when the dataset grows 10x.
 """
@@ -67,6 +67,13 @@ def main() -> None:
                                           check=True, capture_output=True, text=True, env=ENV).stdout)["results"][0]
         rows.append(("training img/s pipeline / in-memory (basic-cnn 128 px)",
                      f"{bench['train_pipeline_img_s']} / {bench['train_memory_img_s']}", bench["pipeline_to_memory_ratio"], ">= 0.95"))
+        rows.append(("fine-tuning img/s glaucli loop / bare Keras fit (basic-cnn 128 px)",
+                     f"{bench['finetune_glaucli_img_s']} / {bench['finetune_keras_img_s']}", bench["finetune_ratio"], ">= 0.95"))
+        for fmt in ("tflite", "onnx"):
+            if bench.get(f"{fmt}_img_s"):
+                rows.append((f"inference img/s {fmt} / Keras (basic-cnn 128 px)",
+                             f"{bench[f'{fmt}_img_s']} / {bench['inference_img_s']}",
+                             bench[f"{fmt}_img_s"] / bench["inference_img_s"], "-"))
 
         peak = {}
         for size in ("small", "large"):
