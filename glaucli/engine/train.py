@@ -623,6 +623,7 @@ def _fit(run: Path, meta: dict, model, twin, state: dict, phases: list[Phase], t
     twin.set_weights(model.get_weights())  # the threshold comes from best.keras' own scores
     scores = predict_scores(twin, val_pairs, size, batch, cache)
     _close(cache)
+    (run / feature_cache.FILE).unlink(missing_ok=True)  # left by a run stopped right after its head phase
     threshold = screening.youden_threshold(labels, scores)
     val_metrics = screening.screening_metrics(labels, scores, threshold)
     meta["ood"] = ood.after_training(run, meta, twin, train_pairs, val_pairs, batch, report)
