@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from glaucli import console
 from glaucli.errors import InputError
 
 KINDS = ("train", "ensemble")
@@ -86,6 +85,8 @@ class Run:
     path: Path  # the run folder
     model_path: Path
     meta: dict
+    automatic: bool = False  # chosen as the latest complete run, not named by the user
+    warnings: list[str] = field(default_factory=list)  # for the caller to show
 
     @property
     def name(self) -> str:
@@ -98,17 +99,17 @@ class Run:
 
 def resolve_run(arg: str | Path | None, runs_dir: Path) -> Run:
     """A RUN argument: a run folder, a run name under the runs dir, a `.keras` file, or
-    None for the latest complete run (named on stderr)."""
+    None for the latest complete run (`automatic`: the CLI names it on stderr). Prints nothing."""
     if arg is None:
-        folder = latest_run(runs_dir)
-        console.info(f"Using run {folder}")
-        return _from_folder(folder)
+        run = _from_folder(latest_run(runs_dir))
+        run.automatic = True
+        return run
     path = Path(arg)
     if path.is_file():
         meta = read_meta(path.parent)
         if meta is None:
-            console.warn(f"no {META} beside {path.name}: threshold 0.5, no dataset recorded")
-            meta = {}
+            return Run(path.parent, path, {},
+                       warnings=[f"no {META} beside {path.name}: threshold 0.5, no dataset recorded"])
         return Run(path.parent, path, meta)
     folder = run_folder(arg, runs_dir)
     if folder is not None:

@@ -3,7 +3,7 @@
 Even with TF_CPP_MIN_LOG_LEVEL=3 the wheel prints CUDA/oneDNN/absl lines at
 import, from C++ straight to file descriptor 2, so the descriptor itself is
 redirected during the import (and the captured text shown if it fails).
-`--verbose` leaves everything visible.
+`--verbose` (or GLAUCLI_VERBOSE=1 for library users) leaves everything visible.
 """
 
 from __future__ import annotations
@@ -13,14 +13,23 @@ import sys
 import tempfile
 from contextlib import contextmanager
 
-from glaucli import console
+_verbose: bool | None = None  # set by the CLI's --verbose; None: the environment decides
+
+
+def set_verbose(flag: bool | None) -> None:
+    global _verbose
+    _verbose = flag
+
+
+def is_verbose() -> bool:
+    return _verbose if _verbose is not None else os.environ.get("GLAUCLI_VERBOSE") == "1"
 
 
 @contextmanager
 def native_stderr_silenced():
     """Silence what C++ code writes to file descriptor 2 (shown again if the block fails),
     unless --verbose."""
-    if console.is_verbose():
+    if is_verbose():
         yield
         return
     sys.stderr.flush()
@@ -57,11 +66,6 @@ def tensorflow():
     except ImportError:  # absl ships with TensorFlow; be safe anyway
         pass
     tf.get_logger().setLevel("ERROR")
-    if not console.is_verbose():
-        import warnings
-
-        # Keras' UserWarnings (e.g. "shuffle=True ... ignored") are noise for CLI users.
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"keras(\.|$)")
     return tf
 
 

@@ -50,22 +50,28 @@ class GlaucliGroup(TyperGroup):
             ctx.exit(1)
 
 
+def _parser_usage_error() -> type[Exception]:
+    """The parser's UsageError class, through Typer's public API only: Typer < 0.26 re-exports
+    Click's BadParameter, Typer >= 0.26 its vendored copy; either way its base is UsageError.
+    So glaucli imports neither `click` (no longer installed with Typer >= 0.26) nor a private
+    Typer module."""
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
 @contextmanager
 def _one_line_usage_errors():
     """A bad flag or value is one `Error:` line and a hint (exit 2), not Typer's boxed panel."""
-    import click
-
     try:
         yield
-    except click.exceptions.NoArgsIsHelpError:
-        raise  # `glaucli` alone: the help, as click shows it
-    except click.UsageError as exc:
+    except _parser_usage_error() as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            raise  # `glaucli` alone: the help, as the parser shows it
         command = exc.ctx.command_path if exc.ctx is not None else "glaucli"
         message = exc.format_message()
         if message[1:2].islower():  # click's "Invalid value" -> "invalid value", as glaucli's own lines
             message = message[0].lower() + message[1:]
         _report(message, f"see `{command} --help`", exc)
-        raise click.exceptions.Exit(exc.exit_code) from None
+        raise typer.Exit(exc.exit_code) from None
 
 
 def _is_click_exception(exc: Exception) -> bool:
@@ -113,6 +119,15 @@ def root(
 ) -> None:
     console.reset()
     console.configure(quiet=quiet, verbose=verbose)
+    from glaucli import tf
+
+    tf.set_verbose(verbose or None)  # without --verbose, GLAUCLI_VERBOSE still decides
+    if not verbose:
+        import warnings
+
+        # Keras' UserWarnings (e.g. "shuffle=True ... ignored") are noise for CLI users; the
+        # filter is the CLI's, so the Python API leaves the process's filters alone.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"keras(\.|$)")
 
 
 def _register() -> None:

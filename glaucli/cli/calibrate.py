@@ -26,7 +26,7 @@ def calibrate(
     and say so. Verdicts do not change: the threshold is mapped the same way."""
     options.apply(quiet)
     from glaucli.engine.calibrate import calibrate as fit
-    from glaucli.runs import resolve_run
+    from glaucli.cli.options import resolve_run
 
     resolved = resolve_run(run, config.runs_dir(runs_dir))
     with console.status(f"Fitting temperature scaling for {resolved.name} on the validation split"):

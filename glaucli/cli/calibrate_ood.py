@@ -23,7 +23,7 @@ def calibrate_ood(
     """Fit the distribution check of a run (training split) and its cut-off (validation split)."""
     options.apply(quiet)
     from glaucli.engine.ood import calibrate_run
-    from glaucli.runs import resolve_run
+    from glaucli.cli.options import resolve_run
 
     resolved = resolve_run(run, config.runs_dir(runs_dir))
     with console.status(f"Fitting the distribution check of {resolved.name}"):

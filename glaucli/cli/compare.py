@@ -32,7 +32,7 @@ def compare(
     """Evaluate several runs on one split and show their metrics (with 95 % intervals) side by side."""
     options.apply(quiet)
     from glaucli.engine.evaluate import evaluate
-    from glaucli.runs import resolve_run
+    from glaucli.cli.options import resolve_run
 
     if split is not None:
         options.check_split(split)

@@ -29,7 +29,7 @@ def demo(
     from glaucli.engine.explain import explainer_for
     from glaucli.engine.predict import load_model, score_paths
     from glaucli.engine.train import TrainConfig, train
-    from glaucli.runs import resolve_run
+    from glaucli.cli.options import resolve_run
 
     data, runs_dir = directory / "data" / "sample", directory / "runs"
 

@@ -38,7 +38,7 @@ def evaluate(
     from glaucli.engine.evaluate import evaluate as run_evaluation
     from glaucli.engine.evaluate import failed_gate, parse_gate
     from glaucli.errors import QualityGateError
-    from glaucli.runs import resolve_run
+    from glaucli.cli.options import resolve_run
 
     if split is not None:
         options.check_split(split)

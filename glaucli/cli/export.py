@@ -23,7 +23,7 @@ def export(
     """Export a model with its preprocessing inside, then check it answers like the Keras model."""
     options.apply(quiet)
     from glaucli.engine.export import check_options, export as run_export
-    from glaucli.runs import resolve_run
+    from glaucli.cli.options import resolve_run
 
     check_options(fmt, float16)
     options.refuse_stdout(output, "--output")

@@ -98,3 +98,15 @@ def refuse_stdout(path: Path | None, flag: str) -> None:
         from glaucli.errors import UsageError
 
         raise UsageError(f"{flag} needs a folder; - (stdout) cannot hold files", hint=f"pass {flag} DIR")
+
+
+def resolve_run(arg, runs_dir: Path):
+    """runs.resolve_run, and say on stderr what it chose (the library prints nothing)."""
+    from glaucli.runs import resolve_run as resolve
+
+    run = resolve(arg, runs_dir)
+    if run.automatic:
+        console.info(f"Using run {run.path}")
+    for text in run.warnings:
+        console.warn(text)
+    return run

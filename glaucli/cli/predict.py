@@ -45,7 +45,7 @@ def predict(
     from glaucli.engine.ood import NOT_ASSESSED
     from glaucli.engine.predict import find_images, load_model, score_paths
     from glaucli.errors import UsageError, WorkError
-    from glaucli.runs import resolve_run
+    from glaucli.cli.options import resolve_run
 
     if threshold is not None and not 0 <= threshold <= 1:
         raise UsageError("--threshold must be within [0, 1]")

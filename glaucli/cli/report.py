@@ -29,7 +29,7 @@ def report(
     Prints the page's path on stdout."""
     options.apply(quiet)
     from glaucli.engine.report import build_report
-    from glaucli.runs import resolve_run
+    from glaucli.cli.options import resolve_run
 
     options.check_split(split)
     resolved = resolve_run(run, config.runs_dir(runs_dir))
