@@ -131,12 +131,15 @@ def train(
                     xla=xla, strategy=strategy, tensorboard=tensorboard, head_features=head_features,
                     cache=cache, members=members, name=name,
                     runs_dir=runs_dir)
-    if resume:
-        given = {key: value for key, value in settings.items()
-                 if _given(ctx, key) and key != "runs_dir"}
-        result = engine.resume(resume, given, runs_dir, TrainProgress())
-    else:
-        result = engine.train(engine.TrainConfig(**settings), TrainProgress())
+    from glaucli.engine.signals import exit_on_second_signal
+
+    with exit_on_second_signal():  # a second Ctrl-C ends the CLI at once; the API never exits
+        if resume:
+            given = {key: value for key, value in settings.items()
+                     if _given(ctx, key) and key != "runs_dir"}
+            result = engine.resume(resume, given, runs_dir, TrainProgress())
+        else:
+            result = engine.train(engine.TrainConfig(**settings), TrainProgress())
     m = result.metrics
     console.info(f"Validation: AUC {m['auc']:.4f}, accuracy {m['accuracy']:.4f} at threshold "
                  f"{result.meta['threshold']:.3f}")

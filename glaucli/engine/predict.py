@@ -180,3 +180,62 @@ def predict_batch(model, batch, tta: bool = False):
     if tta:
         views += [batch[:, :, ::-1], batch[:, ::-1]]
     return np.mean([np.asarray(model.predict_on_batch(v)).reshape(-1) for v in views], axis=0)
+
+
+@dataclass
+class Prediction:
+    """One image's answer, as `glaucli predict --json` gives it."""
+
+    path: Path
+    probability: float | None = None  # P(RG), temperature-scaled when the run is calibrated
+    label: str | None = None  # RG / NRG; None when unreadable or not assessed
+    verdict: str | None = None
+    threshold: float | None = None
+    ood: dict | None = None  # the fundus and distribution checks, when they ran
+    explanation: Path | None = None
+    error: str | None = None
+
+
+def predict(inputs: Iterable[str], run, threshold: float | None = None, tta: bool = False,
+            batch_size: int = 32, ood_check: bool = True,
+            explain_dir: Path | None = None) -> Iterator[Prediction]:
+    """Predictions for image files, folders and globs with a resolved run (runs.Run), streamed.
+    Bad arguments and missing inputs fail here, before the first image."""
+    from glaucli.engine import calibration
+    from glaucli.engine.evaluate import VERDICTS
+    from glaucli.engine.ood import NOT_ASSESSED
+
+    if threshold is not None and not 0 <= threshold <= 1:
+        from glaucli.errors import UsageError
+
+        raise UsageError("--threshold must be within [0, 1]")
+    paths = list(find_images(inputs))
+    model = load_model(run.model_path)
+    temperature = calibration.temperature_of(run.meta)
+    # The run's threshold was chosen on raw scores: mapped the same way, verdicts do not change.
+    cut = calibration.scale_one(run.threshold, temperature) if threshold is None else threshold
+    guard = explainer = None
+    if ood_check:
+        from glaucli.engine.ood import Guard
+
+        guard = Guard(model, run)
+    if explain_dir is not None:
+        from glaucli.engine.explain import explainer_for
+
+        explainer = explainer_for(model, run.meta)
+
+    def answers() -> Iterator[Prediction]:
+        for scored in score_paths(model, paths, batch_size, tta, guard=guard):
+            if scored.error:
+                yield Prediction(scored.path, error=scored.error)
+                continue
+            probability = calibration.scale_one(scored.probability, temperature)
+            label = "RG" if probability >= cut else "NRG"
+            verdict = VERDICTS[int(label == "RG")]
+            if scored.ood is not None and scored.ood["flag"]:
+                label, verdict = None, NOT_ASSESSED
+            explanation = (Path(explainer.overlay(scored.path, Path(explain_dir) / f"{scored.path.stem}_gradcam.png"))
+                           if explainer is not None else None)
+            yield Prediction(scored.path, probability, label, verdict, cut, scored.ood, explanation)
+
+    return answers()

@@ -17,8 +17,6 @@ import csv
 import os
 import platform
 import random
-import signal
-import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -33,6 +31,7 @@ from glaucli.data.labels import CLASSES
 from glaucli.data.pipeline import make_dataset, steps_per_epoch
 from glaucli.engine import feature_cache, ood, precision
 from glaucli.engine.distribute import distributed_fit, keras_fit, setup_hardware
+from glaucli.engine.signals import Interrupts
 from glaucli.errors import InputError, Interrupted, UsageError, WorkError
 from glaucli.models import backbones, classifier
 
@@ -190,33 +189,6 @@ def class_weights(labels: list[int], mode: str) -> dict[int, float] | None:
 
 class _StopRequested(Exception):
     pass
-
-
-class Interrupts:
-    """First Ctrl-C/SIGTERM: stop at the next batch boundary (the epoch in progress is
-    abandoned; the last complete epoch is on disk). Second: stop at once; the files on
-    disk are complete since every save is a rename."""
-
-    def __init__(self):
-        self.requested: int | None = None
-        self._previous: dict = {}
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        if self.requested is not None:
-            os.write(2, b"Interrupted again: exiting now (saved files are complete).\n")
-            os._exit(130)
-        self.requested = signum
-
-    def __exit__(self, *exc):
-        if self.requested is None:  # once stopping, a further signal still exits at once
-            for sig, handler in self._previous.items():
-                signal.signal(sig, handler)
 
 
 # -- the per-epoch bookkeeping ----------------------------------------------------------------

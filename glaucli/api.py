@@ -1,0 +1,69 @@
+"""The Python API: the CLI's own code paths, without the CLI.
+
+    from glaucli import api
+    result = api.train(api.TrainConfig("basic-cnn", data=Path("data/mini"), epochs=3))
+    metrics, folder = api.evaluate(result.run)
+    for p in api.predict(["eye.jpg"], result.run):
+        print(p.path, p.probability, p.verdict)
+
+Importing this module imports no TensorFlow (each name loads its module on first use), and
+the functions print nothing and leave no process-wide state behind: signal handlers, the
+Keras precision policy, warnings filters and the socket timeout are as before the call, also
+after an interrupted training (which raises glaucli.errors.Interrupted).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Iterator
+
+if TYPE_CHECKING:
+    from glaucli.engine.predict import Prediction
+    from glaucli.engine.train import TrainConfig, TrainResult
+
+__all__ = ["TrainConfig", "train", "resume", "evaluate", "predict"]
+
+_LAZY = {"TrainConfig": "glaucli.engine.train", "TrainResult": "glaucli.engine.train"}
+
+
+def __getattr__(name: str):  # PEP 562: the engine loads when a name is first used
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def train(config: "TrainConfig", report=lambda kind, data: None) -> "TrainResult":
+    """Train into a new run folder (see TrainConfig); returns the run and validation metrics."""
+    from glaucli.engine.train import train as run
+
+    return run(config, report)
+
+
+def resume(run: str | Path, overrides: dict | None = None, runs_dir: Path | None = None,
+           report=lambda kind, data: None) -> "TrainResult":
+    """Continue an interrupted run from its last complete epoch."""
+    from glaucli.engine.train import resume as run_resume
+
+    return run_resume(run, overrides or {}, runs_dir, report)
+
+
+def evaluate(run: str | Path | None = None, data: Path | None = None, split: str | None = "test",
+             runs_dir: Path | None = None, **options) -> tuple[dict, Path]:
+    """Evaluate a run (a folder, a name under the runs folder, a .keras file; None: the latest
+    complete run) on a split; returns (the metrics document, the folder it was written to).
+    `options`: those of glaucli.engine.evaluate.evaluate (threshold, tta, bootstrap, output...)."""
+    from glaucli import config, runs
+    from glaucli.engine.evaluate import evaluate as run_evaluation
+
+    return run_evaluation(runs.resolve_run(run, config.runs_dir(runs_dir)), data, split, **options)
+
+
+def predict(images: Iterable[str | Path], run: str | Path | None = None, threshold: float | None = None,
+            tta: bool = False, runs_dir: Path | None = None, **options) -> Iterator["Prediction"]:
+    """One Prediction per image file (folders and globs are expanded), streamed."""
+    from glaucli import config, runs
+    from glaucli.engine.predict import predict as run_predict
+
+    resolved = runs.resolve_run(run, config.runs_dir(runs_dir))
+    return run_predict([str(i) for i in images], resolved, threshold=threshold, tta=tta, **options)
