@@ -16,8 +16,7 @@ from typing import Any, Iterator
 
 from rich.console import Console
 
-SCHEMA = 1
-RESEARCH_NOTE = "Research use only: not a diagnostic device."
+from glaucli.contract import RESEARCH_NOTE, SCHEMA  # noqa: F401 - the CLI reads them here
 
 _state = {"quiet": False, "verbose": False}
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 from glaucli import config, runs
-from glaucli.console import RESEARCH_NOTE
+from glaucli.contract import RESEARCH_NOTE
 from glaucli.data import collection as collections
 from glaucli.data.images import RESAMPLE
 from glaucli.data.labels import CLASSES

@@ -14,7 +14,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from glaucli.console import RESEARCH_NOTE
+from glaucli.contract import RESEARCH_NOTE
 from glaucli.data import collection as collections
 from glaucli.data.labels import CLASSES
 from glaucli.errors import InputError, UsageError, WorkError

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from glaucli import __version__, config, runs
-from glaucli.console import RESEARCH_NOTE
+from glaucli.contract import RESEARCH_NOTE
 from glaucli.data import collection as collections
 from glaucli.data import image_cache
 from glaucli.data.images import RESAMPLE

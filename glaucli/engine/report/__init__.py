@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from glaucli import __version__, runs
-from glaucli.console import RESEARCH_NOTE
+from glaucli.contract import RESEARCH_NOTE
 from glaucli.data.labels import CLASSES
 from glaucli.data.layout import read_manifest
 from glaucli.engine import calibration

@@ -1,0 +1,62 @@
+"""The layers hold: engine/, data/ and models/ import nothing from console or cli, directly or
+through another glaucli module, also inside functions (imports are read from the source)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import glaucli
+
+PACKAGE = Path(glaucli.__file__).parent
+LIBRARY = ("glaucli.engine", "glaucli.data", "glaucli.models")
+FORBIDDEN = ("glaucli.console", "glaucli.cli")
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+def _imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)  # `from glaucli import console`
+    return {n for n in names if n in modules or n.startswith(FORBIDDEN)}
+
+
+def _offending_chains() -> list[str]:
+    modules = _modules()
+    graph = {name: _imports(path, modules) for name, path in modules.items()}
+    chains = []
+    for start in sorted(m for m in modules if m.startswith(LIBRARY)):
+        seen, todo = {start: [start]}, [start]
+        while todo:
+            current = todo.pop()
+            for target in sorted(graph.get(current, ())):
+                if target in seen:
+                    continue
+                seen[target] = seen[current] + [target]
+                if target.startswith(FORBIDDEN):
+                    chains.append(" -> ".join(seen[target]))
+                else:
+                    todo.append(target)
+    return chains
+
+
+def test_the_library_layers_import_nothing_from_console_or_cli():
+    assert _offending_chains() == []
+
+
+def test_the_walk_sees_imports_inside_functions(tmp_path):
+    source = "def f():\n    from glaucli import console\n    import glaucli.cli.app\n"
+    (tmp_path / "m.py").write_text(source)
+    assert _imports(tmp_path / "m.py", _modules()) >= {"glaucli.console", "glaucli.cli.app"}
