@@ -147,3 +147,50 @@ def test_info_is_a_checkup(cli, tmp_path, monkeypatch):
     assert "importing TensorFlow" in result.stderr
     table = cli("info").stdout
     assert "ImageNet weights" in table and "free" in table and "GPU" in table
+
+
+def test_meta_records_what_the_run_did(trained):
+    """basic-cnn trains from scratch in one phase: no ImageNet weights, no fine-tuning."""
+    meta = json.loads((trained["run"] / "meta.json").read_text())
+    args = meta["args"]
+    assert args["weights"] == "none" and meta["weights"] == "none"
+    assert args["finetune_epochs"] == 0 and "finetune_lr" not in args and "unfreeze" not in args
+    assert args["image_size"] == meta["image_size"] == 48 and args["epochs"] == 12
+    assert [p["name"] for p in meta["phases"]] == ["train"]
+
+
+def test_concat_takes_basic_cnn_and_names_every_member(cli, sample_set, tmp_path, monkeypatch):
+    from glaucli.models import classifier
+    from glaucli.runs import read_meta
+
+    monkeypatch.setenv("GLAUCLI_RUN_EAGERLY", "1")
+    result = cli("ensemble", "concat", "basic-cnn", "mobilenet-v3-small", "--data", sample_set, "--runs-dir",
+                 tmp_path / "runs", "--weights", "none", "--image-size", "32", "--epochs", "1", "--json")
+    assert "Training concat(basic-cnn, mobilenet-v3-small)" in result.stderr  # not just the first member
+    run = Path(json.loads(result.stdout)["run"])
+    meta = read_meta(run)
+    assert [m["backbone"] for m in meta["members"]] == ["basic-cnn", "mobilenet-v3-small"]
+    assert meta["members"][0]["gradcam_layer"] == "head_m0_pool3"
+    from glaucli.engine.predict import load_model
+
+    model = load_model(run / "best.keras")
+    model.get_layer("head_pool_0")  # basic-cnn's last block is pooled like the backbone's features
+    # From scratch, basic-cnn's layers train with the head in every phase (never frozen as backbone).
+    assert not any(layer.name.startswith("head_m0_") for layer in classifier.backbone_layers(model))
+    cams = tmp_path / "cams"
+    cli("predict", sample_set / "test" / "RG", "--model", run, "--explain", cams, "--json")
+    assert len(list(cams.glob("*.png"))) == len(list((sample_set / "test" / "RG").glob("*.jpg")))
+
+
+def test_concat_refusal_comes_before_tensorflow(sample_set, tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom glaucli.cli.app import app\n"
+            "try:\n    app(sys.argv[1:], prog_name='glaucli')\nexcept SystemExit as exc:\n"
+            "    print(exc.code, 'tensorflow' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code, "ensemble", "concat", "xception", "resnet50", "--data",
+                          str(sample_set), "--weights", str(tmp_path / "w.h5")],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.stdout.split() == ["2", "False"], out.stdout + out.stderr
+    assert "Hint:" in out.stderr

@@ -353,9 +353,15 @@ def _model_spec(cfg: TrainConfig) -> tuple[backbones.Backbone, int, str | None]:
     if cfg.members is not None:
         if len(cfg.members) < 2:
             raise UsageError("ensemble concat needs at least two backbones")
+        from glaucli.models.ensemble import check_concat_weights
+
         members = [backbones.get(name) for name in cfg.members]
         size = cfg.image_size or max(b.default_size for b in members)
-        return members[0], size, _weights(cfg, members[0])
+        # The weights follow the pretrained members (a from-scratch one must not turn them off);
+        # checked here, before TensorFlow is imported.
+        weights = _weights(cfg, next((b for b in members if b.pretrained), members[0]))
+        check_concat_weights(weights)
+        return members[0], size, weights
     bb = backbones.get(cfg.backbone)
     return bb, cfg.image_size or (299 if cfg.recipe == "seed" else bb.default_size), _weights(cfg, bb)
 
@@ -419,12 +425,12 @@ def _train(cfg: TrainConfig, report: Report) -> TrainResult:
         "data": {**dataset.describe(), "train": {c: labels.count(i) for i, c in enumerate(CLASSES)},
                  "validation": len(val_pairs)},
         "synthetic": dataset.synthetic,
-        "args": _args(cfg), "phases": [asdict(p) for p in phases], "versions": versions(), "device": devices,
+        "args": _effective_args(cfg, size, weights, phases), "phases": [asdict(p) for p in phases], "versions": versions(), "device": devices,
         "hardware": {k: v for k, v in hardware.items() if not k.startswith("_")},
         "note": RESEARCH_NOTE,
     }
     runs.write_meta(run, meta)
-    report("start", {"backbone": bb.name, "image_size": size, "device": devices,
+    report("start", {"backbone": meta["backbone"], "image_size": size, "device": devices,
                      "hardware": meta["hardware"], "train": len(train_pairs),
                      "validation": len(val_pairs), "data": str(dataset.root), "run": str(run)})
     return _fit(run, meta, built.model, twin, _fresh_state(), phases, train_pairs, val_pairs,
@@ -478,7 +484,7 @@ def _resume(run_arg: str | Path, overrides: dict, runs_dir: Path | None, report:
     twin = precision.portable_twin(model)
     if saved and (run / runs.BEST).is_file():
         state["best_weights"] = load_model(run / runs.BEST).get_weights()
-    meta.update(status="running", args=_args(cfg), phases=[asdict(p) for p in phases], resumed_at=runs.now())
+    meta.update(status="running", args=_effective_args(cfg, size, weights, phases), phases=[asdict(p) for p in phases], resumed_at=runs.now())
     runs.write_meta(run, meta)
     report("resume", {"run": str(run), "phase": phases[min(state["phase_index"], len(phases) - 1)].name,
                       "epoch": state["epoch"], "seconds": time.monotonic() - start})
@@ -506,6 +512,22 @@ def _jsonable(value):
 def _args(cfg: TrainConfig) -> dict:
     """The configuration as meta.json records it (paths as strings)."""
     return {key: _jsonable(value) for key, value in asdict(cfg).items()}
+
+
+def _effective_args(cfg: TrainConfig, size: int, weights: str | None, phases: list[Phase]) -> dict:
+    """The configuration as the run used it: a from-scratch run records `weights: none`, a run
+    without a fine-tuning phase records 0 fine-tuning epochs and no fine-tuning rate or
+    unfreeze, defaults that were resolved (image size, epochs) record their value. Resuming
+    from these rebuilds the same phases."""
+    args = _args(cfg)
+    args.update(image_size=size, epochs=phases[0].epochs)
+    if weights is None:
+        args["weights"] = "none"
+    if not any(p.name == "finetune" for p in phases):
+        args["finetune_epochs"] = 0
+        args.pop("finetune_lr", None)
+        args.pop("unfreeze", None)
+    return args
 
 
 def _load_state(run: Path) -> dict | None:

@@ -52,13 +52,13 @@ def preprocess(x, mode: str, prefix: str = "pre_"):
     raise ValueError(f"unknown preprocessing {mode!r}")
 
 
-def _basic_cnn(x):
+def _basic_cnn(x, prefix: str = ""):
     from glaucli.tf import keras
 
     layers = keras().layers
     for i in range(1, 4):
-        x = layers.Conv2D(32, 3, padding="same", activation="relu", name=f"conv{i}")(x)
-        x = layers.MaxPooling2D(name=f"pool{i}")(x)
+        x = layers.Conv2D(32, 3, padding="same", activation="relu", name=f"{prefix}conv{i}")(x)
+        x = layers.MaxPooling2D(name=f"{prefix}pool{i}")(x)
     return x
 
 

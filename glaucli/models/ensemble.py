@@ -77,6 +77,12 @@ def build_stack(members: list, sizes: list[int], coef, intercept: float):
     return k.Model(inputs, out, name="ensemble_stack")
 
 
+def check_concat_weights(weights: str | None) -> None:
+    if weights not in (None, "imagenet"):
+        raise UsageError("ensemble concat takes --weights imagenet or none (one file cannot fit several backbones)",
+                         hint="train each backbone with its file, then combine the runs: glaucli ensemble mean RUN RUN")
+
+
 def build_concat(backbones: list[Backbone], size: int, member_sizes: list[int],
                  weights: str | None) -> tuple[classifier.Built, list[str]]:
     """One model: each backbone on the input (resized to its size), pooled features
@@ -84,22 +90,26 @@ def build_concat(backbones: list[Backbone], size: int, member_sizes: list[int],
     from glaucli.tf import keras
 
     k = keras()
-    if weights not in (None, "imagenet"):
-        raise UsageError("ensemble concat takes --weights imagenet or none (one file cannot fit several backbones)")
+    check_concat_weights(weights)
     inputs = k.Input((size, size, 3), name="image")
     pooled, gradcam_layers, own = [], [], {"image"}
     for i, (bb, s) in enumerate(zip(backbones, member_sizes)):
-        if bb.constructor is None:
-            raise UsageError(f"{bb.name} has no pooled features to concatenate; pick pretrained backbones")
         x = inputs if s == size else k.layers.Resizing(s, s, interpolation="bilinear", name=f"pre_resize_{i}")(inputs)
         x = classifier.preprocess(x, bb.preprocessing, prefix=f"pre_m{i}_")
-        app = classifier.application(bb, s, weights, x)
-        for layer in app.layers:  # unique names per member, so the graph stays valid
-            if layer.name not in own and not layer.name.startswith("pre_"):
-                layer.name = f"m{i}_{layer.name}"
-        own.update(layer.name for layer in app.layers)
-        gradcam_layers.append(app.output._keras_history[0].name)
-        pooled.append(k.layers.GlobalAveragePooling2D(name=f"head_pool_{i}")(app.output))
+        if bb.constructor is None:
+            # A from-scratch member (basic-cnn): its last convolution block is pooled like any
+            # backbone's features; named as head layers, it trains in every phase (frozen at
+            # random initialisation it would learn nothing while the head phase runs).
+            features = classifier._basic_cnn(x, prefix=f"head_m{i}_")
+        else:
+            app = classifier.application(bb, s, weights if bb.pretrained else None, x)
+            for layer in app.layers:  # unique names per member, so the graph stays valid
+                if layer.name not in own and not layer.name.startswith("pre_"):
+                    layer.name = f"m{i}_{layer.name}"
+            own.update(layer.name for layer in app.layers)
+            features = app.output
+        gradcam_layers.append(features._keras_history[0].name)
+        pooled.append(k.layers.GlobalAveragePooling2D(name=f"head_pool_{i}")(features))
     x = k.layers.Concatenate(name="head_concat")(pooled)
     x = k.layers.Dropout(0.2, name="head_dropout")(x)
     logits = k.layers.Dense(1, name="head_logits", dtype="float32")(x)
