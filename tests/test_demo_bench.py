@@ -16,6 +16,9 @@ def test_demo_runs_every_step_and_reruns(cli, tmp_path):
     assert page.is_file() and "report: open it in a browser" in result.stdout
     assert "synthetic data" in page.read_text()  # the sample set is flagged as not real photographs
     assert "Reusing the evaluation" in result.stderr  # the page is built from the demo's own evaluation
+    assert (target / ".gitignore").read_text().splitlines()[-1] == "*"  # not an untracked surprise
+    assert f"glaucli runs --runs-dir {target / 'runs'}" in result.stdout  # the exact flags to find it
+    assert "basic-cnn" in cli("runs", "--runs-dir", target / "runs").stdout
     again = cli("demo", "--dir", target, "--epochs", "1")
     assert "Reusing" in again.stderr and (target / "runs" / "train" / "basic-cnn-2").is_dir()
 

@@ -194,3 +194,24 @@ def test_concat_refusal_comes_before_tensorflow(sample_set, tmp_path):
                          capture_output=True, text=True, timeout=120, check=False)
     assert out.stdout.split() == ["2", "False"], out.stdout + out.stderr
     assert "Hint:" in out.stderr
+
+
+def test_each_evaluation_keeps_its_own_folder_and_says_its_settings(cli, trained, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"  # a copy: the shared run's eval/ stays as other tests expect it
+    shutil.copytree(trained["run"], run)
+    plain = cli("evaluate", run, "--bootstrap", "20")
+    first = (run / "eval" / "test" / "metrics.json").read_text()
+    tta = cli("evaluate", run, "--bootstrap", "20", "--tta")
+    cli("evaluate", run, "--bootstrap", "0", "--threshold", "0.3")
+    cli("evaluate", run, "--bootstrap", "0", "--target-specificity", "0.9")
+    assert (run / "eval" / "test" / "metrics.json").read_text() == first  # not overwritten
+    docs = {p.parent.name: json.loads(p.read_text()) for p in (run / "eval").glob("*/metrics.json")}
+    assert set(docs) == {"test", "test-tta", "test-t0.3", "test-spec0.9"}
+    assert docs["test-tta"]["tta"] is True and docs["test"]["tta"] is False
+    assert docs["test-t0.3"]["threshold_source"] == "given" and docs["test-t0.3"]["threshold"] == 0.3
+    assert "specificity 0.9" in docs["test-spec0.9"]["threshold_source"]
+    said, said_tta = " ".join(plain.stdout.split()), " ".join(tta.stdout.split())
+    assert "TTA off" in said and "(the run's)" in said
+    assert "TTA on" in said_tta and "test-tta" in tta.stderr  # where it went

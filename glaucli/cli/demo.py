@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -21,7 +22,7 @@ def demo(
     from rich.table import Table
 
     from glaucli.cli.evaluate import _print_report
-    from glaucli.cli.render import counts_table
+    from glaucli.cli.render import counts_table, separating_digits
     from glaucli.cli.train import TrainProgress
     from glaucli.data.layout import Dataset, read_manifest, write_manifest
     from glaucli.data.sample import write_sample
@@ -32,6 +33,11 @@ def demo(
     from glaucli.cli.options import resolve_run
 
     data, runs_dir = directory / "data" / "sample", directory / "runs"
+    if not directory.exists():
+        # Inside a repository the demo folder must not show up as an untracked surprise.
+        directory.mkdir(parents=True)
+        (directory / ".gitignore").write_text("# written by glaucli demo: keep this folder out of git\n*\n")
+    console.info(f"Everything the demo writes goes under {directory}/ (delete it when done)")
 
     console.err.rule("1/5  A synthetic fundus set (RG = large cup-to-disc ratio)")
     if read_manifest(data) is None:
@@ -63,10 +69,12 @@ def demo(
     (scored,) = score_paths(model, [image])
     overlay = explainer_for(model, run.meta).overlay(image, directory / "gradcam" / f"{image.stem}_gradcam.png")
     label = int(scored.probability >= run.threshold)
+    digits = separating_digits([(scored.probability, run.threshold)], lo=4)
     table = Table(title="Prediction", caption=console.RESEARCH_NOTE)
-    for column in ("image", "P(RG)", "verdict", "Grad-CAM"):
+    for column in ("image", "P(RG)", "threshold", "verdict", "Grad-CAM"):
         table.add_column(column, overflow="fold")
-    table.add_row(str(image), f"{scored.probability:.4f}", VERDICTS[label], str(overlay))
+    table.add_row(str(image), f"{scored.probability:.{digits}f}", f"{run.threshold:.{digits}f}", VERDICTS[label],
+                  str(overlay))
     console.emit(table)
 
     from glaucli.engine.report import build_report
@@ -79,7 +87,12 @@ def demo(
                         ("report: open it in a browser", page)):
         summary.add_row(what, str(where))
     console.emit(summary)
-    console.emit("Next, on the real data (your own Kaggle account):\n"
+    flag = f"--runs-dir {shlex.quote(str(runs_dir))}"  # the demo's runs are not under ./runs
+    console.emit(f"The demo's run, from later commands:\n"
+                 f"  glaucli runs {flag}\n"
+                 f"  glaucli predict IMAGE {flag}\n"
+                 f"  glaucli evaluate {flag}\n"
+                 "Next, on the real data (your own Kaggle account):\n"
                  "  glaucli download            # EyePACS-AIROGS-light v2\n"
                  "  glaucli train xception      # the original project's best backbone\n"
                  "  glaucli evaluate && glaucli predict eye.jpg")

@@ -62,6 +62,16 @@ def evaluate(
         raise QualityGateError("quality gate not met: " + "; ".join(failed))
 
 
+def settings_line(result: dict) -> str:
+    """Which settings produced these figures (each setting has its own RUN/eval folder)."""
+    source = {"run": "the run's", "given": "given"}.get(result.get("threshold_source", "run"),
+                                                        result.get("threshold_source"))
+    boot = result.get("bootstrap")
+    return (f"{result['split']} split, threshold {result['threshold']:.4f} ({source}), "
+            f"TTA {'on' if result.get('tta') else 'off'}, "
+            + (f"{boot} bootstrap resamples" if boot else "no intervals" if boot == 0 else "bootstrap intervals"))
+
+
 def _print_report(result: dict) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -83,7 +93,8 @@ def _print_report(result: dict) -> None:
         total = max(1, a + b)
         cm.add_row(f"true {cls}", f"{a} ({a / total:.1%})", f"{b} ({b / total:.1%})")
     console.emit(cm)
-    table = Table(title=f"Metrics, n = {result['n']['NRG']} NRG + {result['n']['RG']} RG")
+    table = Table(title=f"Metrics, n = {result['n']['NRG']} NRG + {result['n']['RG']} RG",
+                  caption=escape(settings_line(result)))
     table.add_column("metric")
     table.add_column("value", justify="right")
     if result["ci95"]:  # --bootstrap 0: no intervals, no empty column

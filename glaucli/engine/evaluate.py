@@ -83,6 +83,7 @@ def evaluate(run: Run, data: Path | collections.DataSpec | None = None, split: s
     raw = [s.probability for s in scored]
     flags = [bool(s.ood and s.ood["flag"]) for s in scored]
     scores = calibration.scale(raw, temperature)
+    threshold_given = threshold
     source = "run" if threshold is None else "given"
     if target_specificity is not None:
         if "validation" in dataset.splits():
@@ -100,7 +101,7 @@ def evaluate(run: Run, data: Path | collections.DataSpec | None = None, split: s
         threshold = calibration.scale_one(run.threshold, temperature)
     result = {
         "schema": 1, "run": str(run.path), "split": split, "threshold": float(threshold),
-        "threshold_source": source, "data": dataset.describe(), "external": external,
+        "threshold_source": source, "tta": tta, "bootstrap": bootstrap, "data": dataset.describe(), "external": external,
         "synthetic": dataset.synthetic,
         "n": {cls: labels.count(i) for i, cls in enumerate(CLASSES)},
         "metrics": screening.screening_metrics(labels, scores, threshold),
@@ -113,9 +114,8 @@ def evaluate(run: Run, data: Path | collections.DataSpec | None = None, split: s
         from glaucli.engine.ood import flagged_summary
 
         result["ood"] = flagged_summary(labels, scores, threshold, [s.ood for s in scored], guard)
-    if output is None and external:  # never over the run's own evaluation of that split
-        output = run.path / "eval" / f"{dataset.root.stem}-{split}"
-    out = output or run.path / "eval" / split
+    out = output or run.path / "eval" / eval_folder_name(split, dataset.root.stem if external else None, tta,
+                                                         threshold_given, target_specificity)
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "metrics.json", result)
     with open(out / "predictions.csv", "w", newline="") as fh:
@@ -131,6 +131,21 @@ def evaluate(run: Run, data: Path | collections.DataSpec | None = None, split: s
     except Exception as exc:  # noqa: BLE001 - a plot never fails an evaluation
         report(f"[yellow]Warning:[/] plots not written ({type(exc).__name__}: {exc})")
     return result, out
+
+
+def eval_folder_name(split: str, collection: str | None = None, tta: bool = False,
+                     threshold: float | None = None, target_specificity: float | None = None) -> str:
+    """RUN/eval/<name>: the split (after the collection's name when it is not the run's own
+    data), then what changed the figures: `test`, `test-tta`, `test-t0.3`, `test-spec0.95`,
+    `other-all-tta`... One folder per setting, so no evaluation overwrites another."""
+    parts = [collection, split] if collection else [split]
+    if tta:
+        parts.append("tta")
+    if threshold is not None:
+        parts.append(f"t{threshold:g}")
+    if target_specificity is not None:
+        parts.append(f"spec{target_specificity:g}")
+    return "-".join(parts)
 
 
 def _collection(run: Run, data, report: Callable[[str], None]) -> collections.Collection:
