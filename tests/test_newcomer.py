@@ -96,6 +96,8 @@ def test_dash_is_never_a_folder(cli, trained, tmp_path, monkeypatch):
     assert "--explain" in cli("predict", image, "--model", trained["run"], "--explain", "-", code=2).stderr
     assert "--output" in cli("evaluate", trained["run"], "--output", "-", code=2).stderr
     assert "--output" in cli("export", trained["run"], "--output", "-", code=2).stderr
+    assert "--output" in cli("report", trained["run"], "--output", "-", code=2).stderr
+    assert "--html" in cli("compare", trained["run"], "--html", "-", code=2).stderr
     assert not (tmp_path / "-").exists()
 
 
@@ -182,18 +184,12 @@ def test_concat_takes_basic_cnn_and_names_every_member(cli, sample_set, tmp_path
     assert len(list(cams.glob("*.png"))) == len(list((sample_set / "test" / "RG").glob("*.jpg")))
 
 
-def test_concat_refusal_comes_before_tensorflow(sample_set, tmp_path):
-    import subprocess
-    import sys
-
-    code = ("import sys\nfrom glaucli.cli.app import app\n"
-            "try:\n    app(sys.argv[1:], prog_name='glaucli')\nexcept SystemExit as exc:\n"
-            "    print(exc.code, 'tensorflow' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code, "ensemble", "concat", "xception", "resnet50", "--data",
-                          str(sample_set), "--weights", str(tmp_path / "w.h5")],
-                         capture_output=True, text=True, timeout=120, check=False)
-    assert out.stdout.split() == ["2", "False"], out.stdout + out.stderr
-    assert "Hint:" in out.stderr
+def test_concat_refusal_comes_before_any_work(cli, tmp_path):
+    """The weights are checked first: a missing --data would otherwise answer (exit 3) only
+    after the dataset was resolved, and the old refusal came after TensorFlow built models."""
+    result = cli("ensemble", "concat", "xception", "resnet50", "--data", tmp_path / "nowhere", "--weights",
+                 tmp_path / "w.h5", code=2)
+    assert "--weights imagenet or none" in result.stderr and "Hint:" in result.stderr
 
 
 def test_each_evaluation_keeps_its_own_folder_and_says_its_settings(cli, trained, tmp_path):
@@ -215,3 +211,25 @@ def test_each_evaluation_keeps_its_own_folder_and_says_its_settings(cli, trained
     said, said_tta = " ".join(plain.stdout.split()), " ".join(tta.stdout.split())
     assert "TTA off" in said and "(the run's)" in said
     assert "TTA on" in said_tta and "test-tta" in tta.stderr  # where it went
+
+
+def test_curve_axes_name_the_class_not_label_1(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from glaucli.engine import metrics as screening
+    from glaucli.engine.evaluate import plot_all
+
+    labels = [0, 0, 0, 1, 1, 1]
+    scores = [0.1, 0.4, 0.6, 0.35, 0.8, 0.9]
+    axes_labels = {}
+    original = Figure.savefig
+
+    def recording(fig, path, *args, **kwargs):
+        axes_labels[Path(path).name] = [text for ax in fig.axes for text in (ax.get_xlabel(), ax.get_ylabel())]
+        return original(fig, path, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", recording)
+    plot_all(tmp_path, labels, scores, 0.5, screening.confusion(labels, scores, 0.5))
+    for name in ("roc.png", "pr.png"):
+        text = " ".join(axes_labels[name])
+        assert "Positive label" not in text and "RG" in text, (name, text)

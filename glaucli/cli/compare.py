@@ -37,6 +37,7 @@ def compare(
     if split is not None:
         options.check_split(split)
     spec = options.data_spec(data, labels, classes, image_column, label_column, split_column, skip_missing)
+    options.refuse_stdout(html, "--html")
     resolved = [resolve_run(r, config.runs_dir(runs_dir)) for r in runs]  # all inputs checked first
     results, folders = [], []
     for run in resolved:

@@ -26,7 +26,7 @@ def evaluate(
     tta: options.Tta = False,
     bootstrap: options.Bootstrap = 1000,
     fail_under: Annotated[Optional[str], typer.Option("--fail-under", help="Exit 4 unless every NAME>=VALUE holds, e.g. accuracy=0.9,auc=0.95.", show_default=False)] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", help="Folder for metrics.json, predictions.csv and plots \\[default: RUN/eval/SPLIT].", show_default=False)] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", help="Folder for metrics.json, predictions.csv and plots \\[default: RUN/eval/SPLIT, plus -tta, -tTHRESHOLD or -specVALUE when set].", show_default=False)] = None,
     no_ood_check: options.NoOodCheck = False,
     batch_size: options.BatchSize = 32,
     runs_dir: options.RunsDir = None,

@@ -93,11 +93,12 @@ def is_stdout(path: Path | None) -> bool:
 
 
 def refuse_stdout(path: Path | None, flag: str) -> None:
-    """A folder option cannot be stdout; never create a folder called `-`."""
+    """An option that writes a folder or a page with its files cannot be stdout; never
+    create a file or folder called `-`."""
     if is_stdout(path):
         from glaucli.errors import UsageError
 
-        raise UsageError(f"{flag} needs a folder; - (stdout) cannot hold files", hint=f"pass {flag} DIR")
+        raise UsageError(f"{flag} writes files; - (stdout) cannot hold them", hint=f"pass {flag} PATH")
 
 
 def resolve_run(arg, runs_dir: Path):

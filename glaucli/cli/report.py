@@ -32,6 +32,7 @@ def report(
     from glaucli.cli.options import resolve_run
 
     options.check_split(split)
+    options.refuse_stdout(output, "--output")
     resolved = resolve_run(run, config.runs_dir(runs_dir))
     with console.Progress(f"Evaluating {resolved.name} on {split}", None, "images") as bar:
         made = build_report(resolved, split, data, output, gallery, batch_size, on_batch=bar.update,

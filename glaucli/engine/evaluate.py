@@ -189,6 +189,9 @@ def plot_all(out: Path, labels, scores, threshold: float, confusion: dict) -> No
     if len(set(labels)) == 2:
         fig, ax = plt.subplots(figsize=(4.6, 4.2))
         RocCurveDisplay.from_predictions(labels, scores, ax=ax, name="model")
+        # scikit-learn writes "(Positive label: 1)"; say what 1 is.
+        ax.set_xlabel("1 - specificity (NRG called RG)")
+        ax.set_ylabel("sensitivity (RG found)")
         tn, fp, fn, tp = (confusion[k] for k in ("tn", "fp", "fn", "tp"))
         ax.plot([fp / max(1, fp + tn)], [tp / max(1, tp + fn)], "ro", label=f"operating point (t = {threshold:.3f})")
         ax.plot([0, 1], [0, 1], ":", color="grey")
@@ -198,6 +201,8 @@ def plot_all(out: Path, labels, scores, threshold: float, confusion: dict) -> No
         plt.close(fig)
         fig, ax = plt.subplots(figsize=(4.6, 4.2))
         PrecisionRecallDisplay.from_predictions(labels, scores, ax=ax, name="model")
+        ax.set_xlabel("sensitivity / recall (RG)")
+        ax.set_ylabel("precision / PPV (RG)")
         fig.tight_layout()
         fig.savefig(out / "pr.png", dpi=110)
         plt.close(fig)
