@@ -67,7 +67,7 @@ def test_evaluate_cli_schema_files_and_gate(cli, trained, tmp_path):
     out = tmp_path / "eval"
     result = cli("evaluate", trained["run"], "--output", out, "--json", "--bootstrap", "200")
     doc = json.loads(result.stdout)
-    assert set(doc) == {"schema", "run", "split", "threshold", "threshold_source", "data", "external", "synthetic",
+    assert set(doc) == {"schema", "run", "split", "threshold", "threshold_source", "tta", "bootstrap", "data", "external", "synthetic",
                         "n", "metrics", "ci95", "confusion", "per_class", "calibration", "ood"}
     assert doc["data"]["kind"] == "folders" and doc["external"] is False and doc["threshold_source"] == "run"
     assert doc["schema"] == 1 and doc["split"] == "test" and doc["n"] == {"NRG": 6, "RG": 6}
