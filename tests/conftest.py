@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from glaucli.cli.app import app
+from tests.helpers import make_sample
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -52,13 +53,6 @@ class Cli:
 @pytest.fixture
 def cli() -> Cli:
     return Cli()
-
-
-def make_sample(dest: Path, per_class: int = 6, size: int = 64, seed: int = 0) -> Path:
-    from glaucli.data.sample import write_sample
-
-    write_sample(dest, per_class=per_class, size=size, seed=seed)
-    return dest
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import warnings
 
 import pytest
 
-from tests.conftest import make_sample
+from tests.helpers import make_sample
 
 
 def test_importing_the_api_imports_no_tensorflow():

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from glaucli.runs import read_meta
-from tests.conftest import make_sample
+from tests.helpers import make_sample
 
 SECRET = "hunter2-kaggle-secret"
 

@@ -14,7 +14,7 @@ from glaucli.data.labels import parse_classes
 from glaucli.data.split import assign
 from glaucli.errors import InputError, UsageError
 from glaucli.runs import read_meta
-from tests.conftest import make_sample
+from tests.helpers import make_sample
 
 
 def _regroup(src: Path, dest: Path, names: dict[str, str], splits: bool = True) -> Path:

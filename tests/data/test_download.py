@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_sample
+from tests.helpers import make_sample
 from tests.data.fake_kaggle import Behaviour, FakeKaggle
 
 V1 = "deathtrooper/eyepacs-airogs-light"

@@ -9,7 +9,7 @@ from glaucli.data import image_cache
 from glaucli.data.layout import Dataset, find_tree
 from glaucli.data.pipeline import make_dataset
 from glaucli.errors import UsageError
-from tests.conftest import make_sample
+from tests.helpers import make_sample
 
 
 def _batches(pairs, cache=None):

@@ -8,7 +8,7 @@ import pytest
 
 from glaucli.data.layout import Dataset, find_tree
 from glaucli.errors import InputError
-from tests.conftest import make_sample
+from tests.helpers import make_sample
 
 
 def test_finds_nested_tree_and_prefers_release_crop(tmp_path):

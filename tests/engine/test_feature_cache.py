@@ -11,7 +11,7 @@ from glaucli.engine import feature_cache
 from glaucli.engine import train as engine
 from glaucli.errors import Interrupted
 from glaucli.models import backbones, classifier
-from tests.conftest import make_sample
+from tests.helpers import make_sample
 
 
 def test_split_shares_the_head_layers_and_composes_to_the_model():

@@ -11,7 +11,7 @@ import pytest
 
 from glaucli.engine import ood
 from glaucli.engine.ood import NOT_ASSESSED, Gaussian
-from tests.conftest import make_sample
+from tests.helpers import make_sample
 from tests.fundus_images import non_fundus, write
 
 

@@ -16,7 +16,7 @@ import pytest
 from glaucli.engine import train as engine
 from glaucli.errors import Interrupted
 from glaucli.runs import read_meta
-from tests.conftest import make_sample
+from tests.helpers import make_sample
 
 
 def _weights(path: Path):

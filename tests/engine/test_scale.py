@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_sample
+from tests.helpers import make_sample
 
 MIRRORED = textwrap.dedent("""
     import json, sys
