@@ -82,6 +82,7 @@ def test_stack_fitted_on_validation_and_mixed_sizes(cli, trained, small_member, 
     assert {r["kind"] for r in listed} == {"train", "ensemble"}
 
 
+@pytest.mark.slow  # > 20 s on 2 CPU cores: CI runs it in its second pytest call
 def test_concat_trains_and_predicts(cli, sample_set, tmp_path, monkeypatch):
     monkeypatch.setenv("GLAUCLI_RUN_EAGERLY", "1")
     runs = tmp_path / "runs"

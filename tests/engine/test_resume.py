@@ -43,6 +43,7 @@ def test_deterministic_twice_gives_identical_weights(tmp_path):
     assert _same(_weights(a.run / "last.keras"), _weights(b.run / "last.keras"))
 
 
+@pytest.mark.slow  # > 20 s on 2 CPU cores: CI runs it in its second pytest call
 def test_resumed_run_matches_uninterrupted(tmp_path):
     data = make_sample(tmp_path / "d", per_class=12, size=40)
     whole = engine.train(_config(data, tmp_path / "runs", name="whole"))
@@ -112,6 +113,7 @@ def _wait_for(proc, text, timeout=120):
     raise AssertionError("never saw " + text + " in:\n" + "".join(seen))
 
 
+@pytest.mark.slow  # > 20 s on 2 CPU cores: CI runs it in its second pytest call
 def test_sigint_to_real_process_then_resume(cli, tmp_path):
     data, runs, proc = _spawn_long_training(tmp_path)
     _wait_for(proc, "train epoch 1/200")
@@ -127,6 +129,7 @@ def test_sigint_to_real_process_then_resume(cli, tmp_path):
     cli("predict", data / "test", "--model", run, "--json")
 
 
+@pytest.mark.slow  # > 20 s on 2 CPU cores: CI runs it in its second pytest call
 def test_second_sigint_exits_at_once_with_complete_files(tmp_path):
     data, runs, proc = _spawn_long_training(tmp_path)
     _wait_for(proc, "train epoch 2/200")
@@ -142,6 +145,7 @@ def test_second_sigint_exits_at_once_with_complete_files(tmp_path):
     assert read_meta(run)["status"] in ("interrupted", "running")
 
 
+@pytest.mark.slow  # > 20 s on 2 CPU cores: CI runs it in its second pytest call
 def test_recipe_seed_builds_the_original_head_and_schedule(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("GLAUCLI_RUN_EAGERLY", "1")
     data = make_sample(tmp_path / "d", per_class=4, size=32)

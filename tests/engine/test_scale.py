@@ -25,6 +25,7 @@ MIRRORED = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # > 20 s on 2 CPU cores: CI runs it in its second pytest call
 def test_mirrored_on_two_logical_cpus(tmp_path):
     data = make_sample(tmp_path / "d", per_class=8, size=32)
     out = subprocess.run([sys.executable, "-c", MIRRORED, str(data), str(tmp_path / "runs")],
@@ -66,6 +67,7 @@ def test_cpu_report_and_refusals(cli, sample_set):
     cli(*common, "--strategy", "ring", code=2)
 
 
+@pytest.mark.slow  # > 20 s on 2 CPU cores: CI runs it in its second pytest call
 def test_multiworker_two_processes_identical_weights_one_run_folder(tmp_path):
     """Two real `glaucli train` processes on 127.0.0.1 form a cluster from TF_CONFIG."""
     import os

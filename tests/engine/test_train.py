@@ -63,6 +63,7 @@ def test_second_run_does_not_overwrite(cli, sample_set, tmp_path):
     assert second["schema"] == 1 and "auc" in second["metrics"]
 
 
+@pytest.mark.slow  # > 20 s on 2 CPU cores: CI runs it in its second pytest call
 def test_weights_file_and_wrong_backbone(cli, sample_set, tmp_path):
     import keras
 
