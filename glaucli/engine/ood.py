@@ -80,10 +80,12 @@ def _parts(model, meta: dict) -> list[tuple[str, object]]:
 
 
 def scoring_model(model, meta: dict):
-    """One Keras model, one forward pass: [P(RG), features of part 0, part 1, ...]."""
+    """One Keras model, one forward pass: [P(RG), features of part 0, part 1, ...]; and the
+    parts' labels."""
     from glaucli.tf import keras
 
-    return keras().Model(model.inputs, [model.outputs[0]] + [f for _, f in _parts(model, meta)])
+    parts = _parts(model, meta)
+    return keras().Model(model.inputs, [model.outputs[0]] + [f for _, f in parts]), [label for label, _ in parts]
 
 
 # -- fitting --------------------------------------------------------------------------------------
@@ -138,7 +140,7 @@ def calibrate(run: Path, meta: dict, model, train_pairs, val_pairs, batch_size: 
 
     if len(train_pairs) > MAX_TRAIN:
         train_pairs = random.Random(seed).sample(list(train_pairs), MAX_TRAIN)
-    scorer = scoring_model(model, meta)
+    scorer, labels = scoring_model(model, meta)
     size = int(model.inputs[0].shape[1])
     train = _features(scorer, train_pairs, size, batch_size)
     val = _features(scorer, val_pairs, size, batch_size)
@@ -157,7 +159,7 @@ def calibrate(run: Path, meta: dict, model, train_pairs, val_pairs, batch_size: 
     train_scores = _combine([g.distance(f) for g, f in zip(gaussians, train)], scales)
     return {
         "file": OOD_FILE, "method": "mahalanobis (ledoit-wolf covariance) on pooled backbone features",
-        "parts": [label for label, _ in _parts(model, meta)],
+        "parts": labels,
         "feature_dims": [int(f.shape[1]) for f in train], "components": [int(g.axes.shape[0]) for g in gaussians],
         "percentile": percentile, "cutoff": round(cutoff, 6),
         "cutoff_empirical": round(empirical, 6), "cutoff_lognormal": round(bound, 6),
@@ -199,7 +201,7 @@ class Guard:
                                            float(z[f"{i}_residual"])) for i in range(n)]
                 self.scales = [float(s) for s in z["scales"]]
             self.cutoff = float(info["cutoff"])
-            self.scorer = scoring_model(model, run.meta)
+            self.scorer = scoring_model(model, run.meta)[0]
 
     @property
     def has_distribution(self) -> bool:

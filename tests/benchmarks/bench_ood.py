@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.fundus_images import FUNDUS_LOOKALIKES, non_fundus, write  # noqa: E402
+from tests.fundus_images import FUNDUS_LOOKALIKES, non_fundus, write
 
 
 def main() -> None:

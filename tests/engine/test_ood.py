@@ -54,14 +54,17 @@ def test_few_in_distribution_images_are_flagged(cli, trained, tmp_path):
 
 
 def test_table_strict_and_switch_off(cli, trained, strangers):
-    fundus = sorted((trained["data"] / "test" / "RG").glob("*.jpg"))[0]
+    fundus = min((trained["data"] / "test" / "RG").glob("*.jpg"))
     result = cli("predict", strangers[0], fundus, "--model", trained["run"])
     assert NOT_ASSESSED in result.stdout and "referable glaucoma" in result.stdout
     assert "1 of 2 image(s) not assessed" in result.stderr.replace("\n", " ")
     strict = cli("predict", strangers[0], fundus, "--model", trained["run"], "--strict", code=1)
     assert "--strict" in strict.stderr
-    rows = cli.json("predict", strangers[0], "--model", trained["run"], "--no-ood-check")
+    rows = cli.json("predict", strangers[0], fundus, "--model", trained["run"], "--no-ood-check")
     assert rows[0]["label"] in ("RG", "NRG") and "ood" not in rows[0]
+    checked = cli.json("predict", strangers[0], fundus, "--model", trained["run"])
+    # The check rides on the same forward pass: P(RG) is the same with it and without.
+    assert [r["probability"] for r in checked] == pytest.approx([r["probability"] for r in rows], abs=1e-6)
 
 
 def test_csv_carries_the_check(cli, trained, strangers, tmp_path):
