@@ -27,7 +27,7 @@ def demo(
     from glaucli.data.layout import Dataset, read_manifest, write_manifest
     from glaucli.data.sample import write_sample
     from glaucli.engine.evaluate import VERDICTS, evaluate
-    from glaucli.engine.explain import explainer_for
+    from glaucli.engine.explain import explain, explainer_for
     from glaucli.engine.predict import load_model, score_paths
     from glaucli.engine.train import TrainConfig, train
     from glaucli.cli.options import resolve_run
@@ -55,7 +55,8 @@ def demo(
 
     console.err.rule("3/5  Training basic-cnn (the original project's simple CNN) at 64 px")
     result = train(TrainConfig(backbone="basic-cnn", data=data, runs_dir=runs_dir, image_size=64,
-                               batch_size=16, epochs=epochs, patience=epochs, seed=0), TrainProgress())
+                               batch_size=16, epochs=epochs, patience=epochs, seed=0, deterministic=True),
+                   TrainProgress())
     run = resolve_run(result.run, runs_dir)
 
     console.err.rule("4/5  Evaluating on the test split")
@@ -67,14 +68,16 @@ def demo(
     image = sorted((data / "test" / "RG").glob("*.jpg"))[0]
     model = load_model(run.model_path)
     (scored,) = score_paths(model, [image])
-    overlay = explainer_for(model, run.meta).overlay(image, directory / "gradcam" / f"{image.stem}_gradcam.png")
+    made = explain(explainer_for(model, run.meta), image, directory / "gradcam", image.stem,
+                   scored.probability, run.threshold)
+    overlay = made.overlay
     label = int(scored.probability >= run.threshold)
     digits = separating_digits([(scored.probability, run.threshold)], lo=4)
     table = Table(title="Prediction", caption=console.RESEARCH_NOTE)
     for column in ("image", "P(RG)", "threshold", "verdict", "Grad-CAM"):
         table.add_column(column, overflow="fold")
     table.add_row(str(image), f"{scored.probability:.{digits}f}", f"{run.threshold:.{digits}f}", VERDICTS[label],
-                  str(overlay))
+                  made.note or str(overlay))
     console.emit(table)
 
     from glaucli.engine.report import build_report

@@ -41,7 +41,7 @@ def predict(
     from rich.markup import escape
 
     from glaucli.engine import calibration
-    from glaucli.engine.evaluate import VERDICTS
+    from glaucli.engine.evaluate import VERDICTS, decision_threshold, run_views
     from glaucli.engine.ood import NOT_ASSESSED
     from glaucli.engine.predict import find_images, load_model, score_paths
     from glaucli.errors import UsageError, WorkError
@@ -79,8 +79,8 @@ def predict(
     temperature = calibration.temperature_of(run.meta)
     if temperature:
         console.info(f"P(RG) calibrated by the run's temperature scaling (T = {temperature:.3f})")
-    # The run's threshold was chosen on raw scores: mapped the same way, verdicts do not change.
-    cut = calibration.scale_one(run.threshold, temperature) if threshold is None else threshold
+    views = run_views(run, tta)
+    cut, _source = decision_threshold(run, keras_model, None, views, threshold, report=console.info)
     guard = None
     if not no_ood_check:
         from glaucli.engine.ood import Guard
@@ -91,9 +91,9 @@ def predict(
                          f"check runs; add it with `glaucli calibrate-ood {run.path}`")
     explainer = None
     if explain is not None:
-        from glaucli.engine.explain import explainer_for
+        from glaucli.engine.explain import OutputNames, explain as explain_one, explainer_for
 
-        explainer = explainer_for(keras_model, run.meta)
+        explainer, names = explainer_for(keras_model, run.meta), OutputNames()
 
     # Rows stream to --json / --csv as they come (flat memory for 100k files); only the
     # terminal table, which needs them all, keeps them.
@@ -105,11 +105,11 @@ def predict(
         if csv_file:
             fh = sys.stdout if options.is_stdout(csv_file) else stack.enter_context(open(csv_file, "w", newline=""))
             fields = ["image", "probability", "label", "threshold", "verdict", "ood_score", "ood_cutoff",
-                      "fundus_check", "ood_flag", "error"] + (["true_label"] if truth else [])
+                      "fundus_check", "ood_flag", "error", "explanation", "heatmap"] + (["true_label"] if truth else [])
             csv_writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
             csv_writer.writeheader()
         bar = stack.enter_context(console.Progress("Predicting", len(paths), "images"))
-        for scored in score_paths(keras_model, paths, batch_size, tta,
+        for scored in score_paths(keras_model, paths, batch_size, views,
                                   on_batch=bar.advance if len(paths) > batch_size else None, guard=guard):
             total += 1
             if scored.error:
@@ -129,8 +129,11 @@ def predict(
                         flagged += 1
                         row.update(label=None, verdict=NOT_ASSESSED)
                 if explainer is not None:
-                    target = explain / f"{scored.path.stem}_gradcam.png"
-                    row["explanation"] = str(explainer.overlay(scored.path, target))
+                    made = explain_one(explainer, scored.path, explain, names(scored.path), probability, cut)
+                    row.update(explanation=str(made.overlay), heatmap=str(made.heatmap))
+                    if made.flat:
+                        row["explanation_note"] = made.note
+                        console.warn(f"{scored.path}: {made.note}")
             if json_array is not None:
                 json_array.add(row)
             if csv_writer is not None:

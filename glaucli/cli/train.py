@@ -140,9 +140,10 @@ def train(
             result = engine.resume(resume, given, runs_dir, TrainProgress())
         else:
             result = engine.train(engine.TrainConfig(**settings), TrainProgress())
-    m = result.metrics
+    m, best = result.metrics, result.meta.get("best_epoch") or {}
     console.info(f"Validation: AUC {m['auc']:.4f}, accuracy {m['accuracy']:.4f} at threshold "
-                 f"{result.meta['threshold']:.3f}")
+                 f"{result.meta['threshold']:.3f}"
+                 + (f" (best epoch {best['epoch']}, {best['phase']})" if best.get("epoch") else ""))
     if not result.meta["hardware"].get("chief", True):
         console.info("Worker finished; the chief wrote the run folder")
         if json_out:
@@ -151,7 +152,9 @@ def train(
         return
     console.info(f"Results saved to {result.run}")
     if json_out:
-        console.emit_json({"run": str(result.run), "metrics": m, "weights_sha256": result.meta["weights_sha256"]})
+        console.emit_json({"run": str(result.run), "metrics": m, "best_epoch": result.meta.get("best_epoch"),
+                           "warnings": result.meta.get("warnings", []),
+                           "weights_sha256": result.meta["weights_sha256"]})
     else:
         console.emit_line(str(result.run))
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from glaucli.data.images import ImageError, load_image
 
+
 def _decode(path: bytes, size):
     try:
         return load_image(path.decode(), int(size))
@@ -19,11 +20,22 @@ def _decode(path: bytes, size):
         raise ValueError(str(exc)) from None
 
 
-def augmenter(level: str, seed: int | None = None):
+def layer_seeds(seed: int, count: int, stream: int = 0) -> list[int]:
+    """`count` distinct seeds from the run seed. Keras 3 gives each random layer its own
+    SeedGenerator(seed): layers sharing one seed draw the same numbers, so a horizontal flip
+    would always come with a vertical flip and the same brightness change."""
+    import numpy as np
+
+    return [int(s) for s in np.random.SeedSequence([seed, stream]).generate_state(count) % 2**31]
+
+
+def augmenter(level: str, seed: int = 0, stream: int = 0):
     """A Keras model of random layers for the training pipeline; None for "none".
 
     light: flips, small rotation, brightness/contrast. strong: adds zoom and
     shift. seed: the original project's (shift 0.5, flips, zoom 0.15, constant fill).
+    Every layer gets its own seed from (seed, stream); `stream` is the first epoch, so a
+    phase or a resumed run draws afresh yet reproducibly.
     """
     from glaucli.tf import keras
 
@@ -31,19 +43,20 @@ def augmenter(level: str, seed: int | None = None):
     if level == "none":
         return None
     if level == "seed":
-        stack = [layers.RandomTranslation(0.5, 0.5, fill_mode="constant", seed=seed),
-                 layers.RandomFlip("horizontal_and_vertical", seed=seed),
-                 layers.RandomZoom(0.15, fill_mode="constant", seed=seed)]
+        stack = [lambda s: layers.RandomTranslation(0.5, 0.5, fill_mode="constant", seed=s),
+                 lambda s: layers.RandomFlip("horizontal_and_vertical", seed=s),
+                 lambda s: layers.RandomZoom(0.15, fill_mode="constant", seed=s)]
     else:
-        stack = [layers.RandomFlip("horizontal", seed=seed),
-                 layers.RandomRotation(0.05, fill_mode="constant", seed=seed),
-                 layers.RandomBrightness(0.1, value_range=(0, 255), seed=seed),
-                 layers.RandomContrast(0.1, seed=seed)]
+        stack = [lambda s: layers.RandomFlip("horizontal", seed=s),
+                 lambda s: layers.RandomRotation(0.05, fill_mode="constant", seed=s),
+                 lambda s: layers.RandomBrightness(0.1, value_range=(0, 255), seed=s),
+                 lambda s: layers.RandomContrast(0.1, seed=s)]
         if level == "strong":
-            stack += [layers.RandomFlip("vertical", seed=seed),
-                      layers.RandomZoom(0.1, fill_mode="constant", seed=seed),
-                      layers.RandomTranslation(0.05, 0.05, fill_mode="constant", seed=seed)]
-    return keras().Sequential(stack, name=f"augment_{level}")
+            stack += [lambda s: layers.RandomFlip("vertical", seed=s),
+                      lambda s: layers.RandomZoom(0.1, fill_mode="constant", seed=s),
+                      lambda s: layers.RandomTranslation(0.05, 0.05, fill_mode="constant", seed=s)]
+    seeds = layer_seeds(seed, len(stack), stream)
+    return keras().Sequential([make(s) for make, s in zip(stack, seeds)], name=f"augment_{level}")
 
 
 def make_dataset(pairs: list[tuple[Path, int]], image_size: int, batch_size: int, *,
@@ -80,7 +93,7 @@ def make_dataset(pairs: list[tuple[Path, int]], image_size: int, batch_size: int
     # Batched as uint8 (a quarter of the bytes), then made float for the model.
     ds = ds.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), y))
     if training and augment != "none":
-        layer = augmenter(augment, seed)
+        layer = augmenter(augment, seed, first_epoch)
         ds = ds.map(lambda x, y: (tf.clip_by_value(layer(x, training=True), 0.0, 255.0), y),
                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     if not with_labels:

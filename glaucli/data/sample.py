@@ -40,6 +40,12 @@ def _vessels(draw, rng, disc_xy, size, radius, color):
 
 def make_fundus(label: str, size: int, rng: np.random.Generator) -> np.ndarray:
     """One synthetic fundus image (uint8, size x size x 3) of class `label`."""
+    return fundus_with_disc(label, size, rng)[0]
+
+
+def fundus_with_disc(label: str, size: int, rng: np.random.Generator) -> tuple[np.ndarray, tuple[float, float]]:
+    """A synthetic fundus image and its optic disc's centre (x, y) in pixels: where the
+    label's evidence is, which is what an explanation should point at."""
     from PIL import Image, ImageDraw, ImageFilter
 
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
@@ -68,7 +74,7 @@ def make_fundus(label: str, size: int, rng: np.random.Generator) -> np.ndarray:
     arr = np.asarray(canvas, dtype=np.float32)
     arr += rng.normal(0, rng.uniform(2, 6), arr.shape)
     arr *= (dist < 1.0)[..., None] * 0.97 + 0.03
-    return np.clip(arr, 0, 255).astype(np.uint8)
+    return np.clip(arr, 0, 255).astype(np.uint8), (float(dx), float(dy))
 
 
 def split_sizes(per_class: int) -> dict[str, int]:
@@ -82,20 +88,26 @@ def write_sample(dest: Path, per_class: int = 40, size: int = 128, seed: int = 0
     from PIL import Image
 
     counts: dict[str, dict[str, int]] = {}
-    for s_index, (split, n) in enumerate(split_sizes(per_class).items()):
+    for split, n in split_sizes(per_class).items():
         counts[split] = {}
-        for c_index, cls in enumerate(CLASSES):
+        for cls in CLASSES:
             folder = dest / split / cls
             folder.mkdir(parents=True, exist_ok=True)
-            # One stream per split/class: a split's images do not depend on the others'.
-            rng = np.random.default_rng([seed, s_index, c_index])
-            for i in range(n):
-                Image.fromarray(make_fundus(cls, size, rng)).save(
-                    folder / f"{split}_{cls}_{i:05d}.jpg", quality=92)
+            for name, image, _disc in sample_images(split, cls, n, size, seed):
+                Image.fromarray(image).save(folder / name, quality=92)
                 if on_image:
                     on_image()
             counts[split][cls] = n
     return counts
+
+
+def sample_images(split: str, cls: str, n: int, size: int, seed: int):
+    """(file name, image, disc centre) of one split/class of the set, in order. One random
+    stream per split and class: a split's images do not depend on the others'."""
+    rng = np.random.default_rng([seed, list(split_sizes(1)).index(split), CLASSES.index(cls)])
+    for i in range(n):
+        image, disc = fundus_with_disc(cls, size, rng)
+        yield f"{split}_{cls}_{i:05d}.jpg", image, disc
 
 
 def total_images(per_class: int) -> int:

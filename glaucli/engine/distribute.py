@@ -69,20 +69,20 @@ def is_chief() -> bool:
     return task.get("type") == "worker" and int(task.get("index", 0)) == 0
 
 
-def keras_fit(model, strategy, train_ds, val_ds, epochs, initial_epoch, steps, class_weight, callbacks, batch):
-    """One device or MirroredStrategy: Keras' own loop."""
-    model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
+def keras_fit(model, strategy, train_ds, epochs, initial_epoch, steps, class_weight, callbacks, batch):
+    """One device or MirroredStrategy: Keras' own loop. Validation is the run callback's."""
+    model.fit(train_ds, epochs=epochs, initial_epoch=initial_epoch,
               steps_per_epoch=steps, class_weight=class_weight, verbose=0, callbacks=callbacks)
 
 
-def distributed_fit(model, strategy, train_ds, val_ds, epochs, initial_epoch, steps, class_weight,
+def distributed_fit(model, strategy, train_ds, epochs, initial_epoch, steps, class_weight,
                     callbacks, batch):
     """Model.fit's epoch loop for MultiWorkerMirroredStrategy, where Keras 3's own fit fails
     (keras-team/keras#20585): strategy.run over a distributed dataset, GradientTape, the
     optimizer's apply_gradients, and the same callbacks, so checkpoints, history, early
-    stopping and progress behave as in every other run. Validation runs on each worker
-    alone over the whole split, so every worker takes the same stop decisions."""
-    import numpy as np
+    stopping and progress behave as in every other run. Validation (in the run callback)
+    runs on each worker alone over the whole split, so every worker takes the same stop
+    decisions."""
 
     from glaucli.tf import keras, tensorflow
 
@@ -109,18 +109,6 @@ def distributed_fit(model, strategy, train_ds, val_ds, epochs, initial_epoch, st
         return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
                 strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None))
 
-    def evaluate():
-        from sklearn.metrics import roc_auc_score
-
-        ys, ps = [], []
-        for x, y in val_ds:
-            ps.append(np.asarray(model(x, training=False)).reshape(-1))
-            ys.append(np.asarray(y))
-        y, p = np.concatenate(ys), np.clip(np.concatenate(ps), 1e-7, 1 - 1e-7)
-        loss = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
-        auc = float(roc_auc_score(y, p)) if len(set(y)) == 2 else float("nan")
-        return {"val_loss": loss, "val_accuracy": float(np.mean((p >= 0.5) == y)), "val_auc": auc}
-
     callback_list = k.callbacks.CallbackList(callbacks, model=model)
     model.stop_training = False
     callback_list.on_train_begin()
@@ -132,7 +120,7 @@ def distributed_fit(model, strategy, train_ds, val_ds, epochs, initial_epoch, st
             total_loss, total_correct = total_loss + float(loss), total_correct + float(correct)
             logs = {"loss": total_loss / (i + 1), "accuracy": total_correct / ((i + 1) * batch)}
             callback_list.on_train_batch_end(i, logs)
-        callback_list.on_epoch_end(epoch, {**logs, **evaluate()})
+        callback_list.on_epoch_end(epoch, dict(logs))
         if model.stop_training:
             break
     callback_list.on_train_end()

@@ -94,7 +94,8 @@ def head_fit(run: Path, meta: dict, train_pairs, val_pairs, first_epoch: int, ca
              check: Callable[[], None], report):
     """A drop-in for `distribute.keras_fit` that trains the model's head on cached features."""
 
-    def fit(model, strategy, train_ds, val_ds, epochs, initial_epoch, steps, class_weight, callbacks, batch):
+    def fit(model, strategy, train_ds, epochs, initial_epoch, steps, class_weight, callbacks, batch):
+        from glaucli.engine.selection import validation_scores
         from glaucli.engine.train import compile_model
         from glaucli.tf import tensorflow
 
@@ -110,7 +111,10 @@ def head_fit(run: Path, meta: dict, train_pairs, val_pairs, first_epoch: int, ca
                     .batch(min(batch, len(train_pairs))).prefetch(tf.data.AUTOTUNE))
         val_ds = tf.data.Dataset.from_tensor_slices(
             (validation, np.array([float(label) for _, label in val_pairs], dtype=np.float32))).batch(batch)
-        head.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
+        for callback in callbacks:  # the run callback validates: on the cached features, with the head
+            if hasattr(callback, "validate"):
+                callback.validate = lambda _model: validation_scores(head, val_ds)
+        head.fit(train_ds, epochs=epochs, initial_epoch=initial_epoch,
                  steps_per_epoch=steps, class_weight=class_weight, verbose=0,
                  callbacks=[OnFullModel(cb, model) for cb in callbacks])
         (run / FILE).unlink(missing_ok=True)  # the phase is over; an interruption raises before

@@ -211,15 +211,15 @@ class Guard:
         """(P(RG), distribution scores or None) for a float32 batch of raw RGB images."""
         import numpy as np
 
-        from glaucli.engine.predict import predict_batch
+        from glaucli.engine.predict import predict_batch, views_of
 
         if self.scorer is None:
             return predict_batch(self.model, batch, tta), None
         outs = self.scorer.predict_on_batch(batch)
         probs = np.asarray(outs[0]).reshape(-1)
-        if tta:  # the flips change P(RG) only; the check looks at the photo as given
-            probs = np.mean([probs, predict_batch(self.model, batch[:, :, ::-1]),
-                             predict_batch(self.model, batch[:, ::-1])], axis=0)
+        flips = [v for v in views_of(tta) if v != "identity"]
+        if flips:  # the flips change P(RG) only; the check looks at the photo as given
+            probs = np.mean([probs, *(predict_batch(self.model, batch, [v]) for v in flips)], axis=0)
         scores = _combine([g.distance(np.asarray(f)) for g, f in zip(self.gaussians, outs[1:])], self.scales)
         return probs, scores
 

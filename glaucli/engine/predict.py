@@ -172,14 +172,48 @@ def scores_of(model, pairs, batch_size: int = 32, tta: bool = False,
     return [s.probability for s in scored_pairs(model, pairs, batch_size, tta, on_batch)]
 
 
-def predict_batch(model, batch, tta: bool = False):
-    """P(RG) for a float32 batch of raw RGB images; `tta` averages over flips."""
+TTA_VIEWS = ("identity", "hflip", "vflip")
+
+
+def tta_views(augment: str, recipe: str = "default") -> list[str]:
+    """The views test-time augmentation averages: only flips that training showed the model
+    (a vertical flip only with --augment strong or the seed recipe)."""
+    return list(TTA_VIEWS) if augment == "strong" or recipe == "seed" else ["identity", "hflip"]
+
+
+def views_of(tta) -> list[str]:
+    """`tta`: False (no TTA), True (every flip: runs that do not record theirs), or view names."""
+    if not tta:
+        return ["identity"]
+    return list(TTA_VIEWS) if tta is True else list(tta)
+
+
+def _view(batch, name: str):
+    from glaucli.tf import keras
+
+    flip = {"identity": None, "hflip": 2, "vflip": 1}[name]  # NHWC: axis 2 is the width
+    return batch if flip is None else keras().ops.flip(batch, axis=flip)
+
+
+class TtaModel:
+    """A model's mean P(RG) over flipped views; called like the model."""
+
+    def __init__(self, model, views):
+        self.model, self.views = model, views_of(views)
+
+    def __call__(self, batch, training: bool = False):
+        from glaucli.tf import keras
+
+        ops = keras().ops
+        return ops.mean(ops.stack([self.model(_view(batch, v), training=False) for v in self.views]), axis=0)
+
+
+def predict_batch(model, batch, tta=False):
+    """P(RG) for a float32 batch of raw RGB images; `tta` (see views_of) averages over flips."""
     import numpy as np
 
-    views = [batch]
-    if tta:
-        views += [batch[:, :, ::-1], batch[:, ::-1]]
-    return np.mean([np.asarray(model.predict_on_batch(v)).reshape(-1) for v in views], axis=0)
+    return np.mean([np.asarray(model.predict_on_batch(np.asarray(_view(batch, v)))).reshape(-1)
+                    for v in views_of(tta)], axis=0)
 
 
 @dataclass
@@ -192,7 +226,9 @@ class Prediction:
     verdict: str | None = None
     threshold: float | None = None
     ood: dict | None = None  # the fundus and distribution checks, when they ran
-    explanation: Path | None = None
+    explanation: Path | None = None  # the Grad-CAM overlay
+    heatmap: Path | None = None  # the raw map, 8-bit grayscale at the photo's size
+    explanation_note: str | None = None  # "no attribution (flat map)"
     error: str | None = None
 
 
@@ -202,7 +238,7 @@ def predict(inputs: Iterable[str], run, threshold: float | None = None, tta: boo
     """Predictions for image files, folders and globs with a resolved run (runs.Run), streamed.
     Bad arguments and missing inputs fail here, before the first image."""
     from glaucli.engine import calibration
-    from glaucli.engine.evaluate import VERDICTS
+    from glaucli.engine.evaluate import VERDICTS, decision_threshold, run_views
     from glaucli.engine.ood import NOT_ASSESSED
 
     if threshold is not None and not 0 <= threshold <= 1:
@@ -212,20 +248,20 @@ def predict(inputs: Iterable[str], run, threshold: float | None = None, tta: boo
     paths = list(find_images(inputs))
     model = load_model(run.model_path)
     temperature = calibration.temperature_of(run.meta)
-    # The run's threshold was chosen on raw scores: mapped the same way, verdicts do not change.
-    cut = calibration.scale_one(run.threshold, temperature) if threshold is None else threshold
+    views = run_views(run, tta)
+    cut, _source = decision_threshold(run, model, None, views, threshold)
     guard = explainer = None
     if ood_check:
         from glaucli.engine.ood import Guard
 
         guard = Guard(model, run)
     if explain_dir is not None:
-        from glaucli.engine.explain import explainer_for
+        from glaucli.engine.explain import OutputNames, explain, explainer_for
 
-        explainer = explainer_for(model, run.meta)
+        explainer, names = explainer_for(model, run.meta), OutputNames()
 
     def answers() -> Iterator[Prediction]:
-        for scored in score_paths(model, paths, batch_size, tta, guard=guard):
+        for scored in score_paths(model, paths, batch_size, views, guard=guard):
             if scored.error:
                 yield Prediction(scored.path, error=scored.error)
                 continue
@@ -234,8 +270,9 @@ def predict(inputs: Iterable[str], run, threshold: float | None = None, tta: boo
             verdict = VERDICTS[int(label == "RG")]
             if scored.ood is not None and scored.ood["flag"]:
                 label, verdict = None, NOT_ASSESSED
-            explanation = (Path(explainer.overlay(scored.path, Path(explain_dir) / f"{scored.path.stem}_gradcam.png"))
-                           if explainer is not None else None)
-            yield Prediction(scored.path, probability, label, verdict, cut, scored.ood, explanation)
+            made = (explain(explainer, scored.path, Path(explain_dir), names(scored.path), probability, cut)
+                    if explainer is not None else None)
+            yield Prediction(scored.path, probability, label, verdict, cut, scored.ood,
+                             *((made.overlay, made.heatmap, made.note) if made else ()))
 
     return answers()

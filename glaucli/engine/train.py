@@ -29,9 +29,10 @@ from glaucli.data import image_cache
 from glaucli.data.images import RESAMPLE
 from glaucli.data.labels import CLASSES
 from glaucli.data.pipeline import make_dataset, steps_per_epoch
-from glaucli.engine import feature_cache, ood, precision
+from glaucli.engine import feature_cache, ood, precision, selection
 from glaucli.engine.distribute import distributed_fit, keras_fit, setup_hardware
 from glaucli.engine.signals import Interrupts
+from glaucli.engine.predict import TtaModel, tta_views
 from glaucli.errors import InputError, Interrupted, UsageError, WorkError
 from glaucli.models import backbones, classifier
 
@@ -157,8 +158,8 @@ def plan(cfg: TrainConfig, bb: backbones.Backbone, weights: str | None) -> list[
                       patience=15, min_delta=0.001, plateau_factor=0.25, plateau_patience=3,
                       freeze_batchnorm=False)]
     patience = dict(patience=cfg.patience, plateau_patience=max(1, cfg.patience // 2))
-    if weights is None:
-        return [Phase("train", cfg.epochs or 10, cfg.lr, "all", **patience)]
+    if weights is None:  # from scratch every layer trains, BatchNorm statistics included
+        return [Phase("train", cfg.epochs or 10, cfg.lr, "all", freeze_batchnorm=False, **patience)]
     phases = [Phase("head", cfg.epochs or 10, cfg.lr, "none", **patience)]
     if cfg.finetune_epochs:
         phases.append(Phase("finetune", cfg.finetune_epochs, cfg.finetune_lr,
@@ -200,7 +201,8 @@ def save_atomic(model, path: Path) -> None:
 
     tmp = path.with_name(f".{path.stem}.tmp.keras")
     try:
-        model.save(tmp)
+        with classifier.original_rates(model):
+            model.save(tmp)
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -231,7 +233,8 @@ def _improved(value: float, best: float | None, mode: str, min_delta: float = 0.
     return value > best + min_delta if mode == "max" else value < best - min_delta
 
 
-def _run_callback(run: Path, phase: Phase, twin, state: dict, interrupts: Interrupts, report: Report):
+def _run_callback(run: Path, phase: Phase, twin, state: dict, interrupts: Interrupts, val_ds,
+                  report: Report):
     from glaucli.tf import keras
 
     k = keras()
@@ -259,14 +262,21 @@ def _run_callback(run: Path, phase: Phase, twin, state: dict, interrupts: Interr
                 report("estimate", {"seconds_per_epoch": per_batch * state["steps"]})
 
         def on_epoch_end(self, epoch, logs=None):
+            # Validation here, not in fit: exact figures from this epoch's scores, written back
+            # into Keras' logs so TensorBoard and History see the very same numbers.
+            labels, scores = self.validate(self.model)
+            val = selection.validation_logs(labels, scores)
+            if logs is not None:
+                logs.update(val)
             logs = {key: float(v) for key, v in (logs or {}).items()}
             seconds = time.monotonic() - self.epoch_start
             state["epoch"] += 1
             state["phase_epoch"] = epoch + 1
-            best = _improved(logs.get("val_auc", float("nan")), state["best_auc"], "max")
+            best = selection.better(val, state["best"])
             if best:
-                state["best_auc"] = logs["val_auc"]
+                state["best"] = {"epoch": state["epoch"], "phase": phase.name, "phase_epoch": epoch + 1, **val}
                 state["best_weights"] = self.model.get_weights()
+                state["best_scores"] = (labels, scores)
                 twin.set_weights(state["best_weights"])
                 save_atomic(twin, run / runs.BEST)
             lr = float(k.ops.convert_to_numpy(self.model.optimizer.learning_rate))
@@ -275,8 +285,14 @@ def _run_callback(run: Path, phase: Phase, twin, state: dict, interrupts: Interr
                                                   "seconds": round(seconds, 2)})
             # Early stopping and LR reduction, with their state in state.json.
             stop, plateau = state["stop"], state["plateau"]
-            if _improved(logs.get(phase.monitor, float("nan")), stop["best"], phase.mode, phase.min_delta):
-                stop.update(best=logs[phase.monitor], wait=0)
+            if phase.monitor == "val_auc":  # the same "better" as the checkpoint's
+                improved = selection.better(val, stop["best"])
+                value = val
+            else:
+                value = logs.get(phase.monitor, float("nan"))
+                improved = _improved(value, stop["best"], phase.mode, phase.min_delta)
+            if improved:
+                stop.update(best=value, wait=0)
             else:
                 stop["wait"] += 1
             if _improved(logs.get("val_loss", float("nan")), plateau["best"], "min"):
@@ -291,13 +307,18 @@ def _run_callback(run: Path, phase: Phase, twin, state: dict, interrupts: Interr
             _save_state(run, state)
             report("epoch", {"phase": phase.name, "epoch": epoch + 1, "epochs": phase.epochs,
                              "logs": logs, "seconds": seconds, "best": best})
-            if stop["wait"] >= phase.patience:
-                report("message", {"text": f"Early stopping: no better {phase.monitor} for {phase.patience} epochs"})
+            if stop["wait"] >= phase.patience and epoch + 1 < phase.epochs:
+                what = "model (val_auc, then val_loss)" if phase.monitor == "val_auc" else phase.monitor
+                report("message", {"text": f"Early stopping: no better {what} for {phase.patience} epochs"})
                 self.model.stop_training = True
             if interrupts.requested is not None:
                 raise _StopRequested
 
-    return RunCallback()
+    callback = RunCallback()
+    # How an epoch is validated; the cached-feature head phase swaps in its own (the same
+    # model's scores, from the cached features instead of the photos).
+    callback.validate = lambda model: selection.validation_scores(model, val_ds)
+    return callback
 
 
 def _reseed_layers(model, seed: int, epoch: int) -> None:
@@ -312,25 +333,18 @@ def _reseed_layers(model, seed: int, epoch: int) -> None:
 
 
 def _save_state(run: Path, state: dict) -> None:
-    runs.write_json_atomic(run / STATE, {k: v for k, v in state.items()
-                                         if k not in ("best_weights", "estimated", "steps", "seed")})
+    runs.write_json_atomic(run / STATE, {k: v for k, v in state.items() if k not in _IN_MEMORY})
+
+
+_IN_MEMORY = ("best_weights", "best_scores", "estimated", "steps", "seed")
 
 
 def _fresh_state() -> dict:
-    return {"phase_index": 0, "phase_epoch": 0, "epoch": 0, "best_auc": None, "best_weights": None,
+    return {"phase_index": 0, "phase_epoch": 0, "epoch": 0, "best": None, "best_weights": None,
             "stop": {"best": None, "wait": 0}, "plateau": {"best": None, "wait": 0}}
 
 
 # -- the driver -------------------------------------------------------------------------------
-
-def predict_scores(model, pairs, image_size: int, batch_size: int, cache=None):
-    """P(RG) for each (path, label) pair, in order, through the one pipeline. A plain loop:
-    Model.predict is not usable under every distribution strategy."""
-    import numpy as np
-
-    ds = make_dataset(pairs, image_size, batch_size, with_labels=False, cache=cache)
-    return np.concatenate([np.asarray(model(x, training=False)).reshape(-1) for x in ds])
-
 
 def versions() -> dict:
     from glaucli.tf import keras, tensorflow
@@ -537,7 +551,10 @@ def _load_state(run: Path) -> dict | None:
         state = json.loads((run / STATE).read_text())
     except (OSError, ValueError):
         return None
-    return {**_fresh_state(), **state}
+    state = {**_fresh_state(), **state}
+    if state.get("best") is None and state.get("best_auc") is not None:  # a state.json of 0.1
+        state["best"] = {"val_auc": state.pop("best_auc"), "val_loss": float("inf")}
+    return state
 
 
 def _unreadable_image(exc: BaseException) -> str | None:
@@ -560,6 +577,11 @@ def _fit(run: Path, meta: dict, model, twin, state: dict, phases: list[Phase], t
     cache = image_cache.open_cache(cfg_args.get("cache", "auto"), [p for p, _ in train_pairs + val_pairs],
                                    size, run)
     val_ds = make_dataset(val_pairs, size, batch, deterministic=True, cache=cache)
+    # A frozen phase is inference mode for BatchNorm and every stochastic layer; the saved
+    # model keeps the layers' own rates, so set them for the phase in progress (also on resume).
+    if state["phase_index"] < len(phases) and state["phase_epoch"] > 0:
+        phase = phases[state["phase_index"]]
+        classifier.set_trainable(model, phase.unfreeze, phase.freeze_batchnorm)
     started = time.monotonic()
     durations = meta.get("durations_s", {})
     try:
@@ -580,7 +602,7 @@ def _fit(run: Path, meta: dict, model, twin, state: dict, phases: list[Phase], t
                                             augment="seed" if cfg_args["recipe"] == "seed" else cfg_args["augment"],
                                             seed=meta["seed"], first_epoch=state["epoch"],
                                             deterministic=cfg_args["deterministic"], cache=cache)
-                    callbacks = [_run_callback(run, phase, twin, state, interrupts, report)]
+                    callbacks = [_run_callback(run, phase, twin, state, interrupts, val_ds, report)]
                     if cfg_args.get("tensorboard"):
                         callbacks.append(keras().callbacks.TensorBoard(log_dir=str(run / "tensorboard")))
                     phase_start = time.monotonic()
@@ -588,7 +610,7 @@ def _fit(run: Path, meta: dict, model, twin, state: dict, phases: list[Phase], t
                     if _cached_head(cfg_args, phase, hardware, model):
                         fit = feature_cache.head_fit(run, meta, train_pairs, val_pairs, state["epoch"], cache,
                                                      lambda: _check_interrupt(interrupts), report)
-                    fit(model, hardware["_strategy"], train_ds, val_ds, phase.epochs, state["phase_epoch"],
+                    fit(model, hardware["_strategy"], train_ds, phase.epochs, state["phase_epoch"],
                         state["steps"], _int_keys(meta.get("class_weight")), callbacks, batch)
                     durations[phase.name] = round(durations.get(phase.name, 0) + time.monotonic() - phase_start, 1)
                 state.update(phase_index=index + 1, phase_epoch=0)
@@ -613,22 +635,29 @@ def _fit(run: Path, meta: dict, model, twin, state: dict, phases: list[Phase], t
         model.set_weights(state["best_weights"])
 
     report("message", {"text": "Choosing the decision threshold on the validation split"})
-    labels = [label for _, label in val_pairs]
-    twin.set_weights(model.get_weights())  # the threshold comes from best.keras' own scores
-    scores = predict_scores(twin, val_pairs, size, batch, cache)
-    _close(cache)
-    (run / feature_cache.FILE).unlink(missing_ok=True)  # left by a run stopped right after its head phase
+    # The best epoch's own scores (a resumed run scores again: the same weights, the same numbers).
+    labels, scores = state.get("best_scores") or selection.validation_scores(model, val_ds)
     threshold = screening.youden_threshold(labels, scores)
     val_metrics = screening.screening_metrics(labels, scores, threshold)
+    views = tta_views(cfg_args["augment"], cfg_args["recipe"])
+    tta_labels, tta_scores = selection.validation_scores(TtaModel(model, views), val_ds)
+    _close(cache)
+    (run / feature_cache.FILE).unlink(missing_ok=True)  # left by a run stopped right after its head phase
+    warnings = quality_warnings(val_metrics, threshold, scores)
+    for text in warnings:
+        report("warning", {"text": text})
+    twin.set_weights(model.get_weights())
     meta["ood"] = ood.after_training(run, meta, twin, train_pairs, val_pairs, batch, report)
     durations["total"] = round(durations.get("total", 0) + time.monotonic() - started, 1)
     meta.update(status="complete", finished_at=runs.now(), threshold=threshold,
-                threshold_method="youden (validation)", epochs_done=state["epoch"],
+                threshold_method="youden (validation)", tta_views=views,
+                threshold_tta=screening.youden_threshold(tta_labels, tta_scores),
+                best_epoch=state["best"], epochs_done=state["epoch"], warnings=warnings,
                 durations_s=durations, metrics={"validation": val_metrics})
     meta["weights_sha256"] = weights_digest(model)
     meta.pop("resume", None)
     runs.write_meta(run, meta)
-    _plot_curves(run, report)
+    _plot_curves(run, report, state["best"])
     return TrainResult(run, val_metrics, meta)
 
 
@@ -650,6 +679,24 @@ def _check_interrupt(interrupts: Interrupts) -> None:
         raise _StopRequested
 
 
+def quality_warnings(val_metrics: dict, threshold: float, scores) -> list[str]:
+    """What says a model learned nothing; never shown as a result without a word."""
+    import numpy as np
+
+    causes = ("the learning rate (--lr), too few or unbalanced training images, "
+              "BatchNorm or frozen layers, or too few epochs")
+    found = []
+    auc = val_metrics.get("auc", float("nan"))
+    if float(np.ptp(scores)) < 1e-6:
+        found.append(f"the model gives every validation image the same score ({float(scores[0]):.4f}): "
+                     f"it learned nothing; check {causes}")
+    elif auc == auc and auc <= 0.55:
+        found.append(f"validation AUC {auc:.3f} is at chance level: the model learned little; check {causes}")
+    if threshold <= 0.0 or threshold >= 1.0:
+        found.append(f"the decision threshold is {threshold:.3f}: every image gets the same verdict")
+    return found
+
+
 def weights_digest(model) -> str:
     """SHA-256 of the weights: equal digests, equal models (workers, reproductions)."""
     import hashlib
@@ -662,7 +709,7 @@ def weights_digest(model) -> str:
     return digest.hexdigest()
 
 
-def _plot_curves(run: Path, report: Report) -> None:
+def _plot_curves(run: Path, report: Report, best: dict | None = None) -> None:
     """curves.png: loss, accuracy and AUC per epoch over all phases. Never fails a run."""
     try:
         import matplotlib
@@ -682,6 +729,9 @@ def _plot_curves(run: Path, report: Report) -> None:
             for i in range(1, len(rows)):
                 if rows[i]["phase"] != rows[i - 1]["phase"]:
                     ax.axvline(epochs[i] - 0.5, color="grey", lw=0.8, ls=":")
+            if best:
+                ax.axvline(best["epoch"], color="tab:green", lw=1.2, alpha=0.6,
+                           label=f"best epoch {best['epoch']}")
             ax.set_xlabel("epoch")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_title(key)

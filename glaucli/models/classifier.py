@@ -159,19 +159,55 @@ def backbone_layers(model) -> list:
             if not layer.name.startswith(HEAD_PREFIXES) and layer.__class__.__name__ != "InputLayer"]
 
 
+# Attributes through which Keras' stochastic layers draw noise (Dropout and its spatial
+# variants, stochastic depth as Dropout with a noise shape, GaussianNoise/GaussianDropout).
+STOCHASTIC_ATTRS = ("rate", "stddev")
+
+
 def set_trainable(model, unfreeze: str, freeze_batchnorm: bool = True) -> int:
     """Freeze the backbone except its top `unfreeze` ("none", "all", N layers, or a fraction).
 
-    BatchNorm stays frozen (inference mode) whatever is unfrozen, unless
-    `freeze_batchnorm` is False (the original recipe). Returns the number of backbone
-    layers made trainable.
+    Frozen means inference mode, as keras-io's `base(x, training=False)`, which a flat
+    graph cannot say: frozen BatchNorm layers use their moving statistics (Keras 3 does
+    that for BN with trainable=False) and frozen stochastic layers get a noise rate of 0
+    (restored when they are unfrozen; `original_rates` restores them around a save).
+    BatchNorm stays frozen whatever is unfrozen, unless `freeze_batchnorm` is False (from
+    scratch, and the original recipe). Returns the number of backbone layers made trainable.
     """
     layers = backbone_layers(model)
     count = resolve_unfreeze(unfreeze, len(layers))
     for i, layer in enumerate(layers):
         is_bn = layer.__class__.__name__ == "BatchNormalization"
         layer.trainable = i >= len(layers) - count and not (is_bn and freeze_batchnorm)
+        _set_noise(layer, on=layer.trainable)
     return count
+
+
+def _set_noise(layer, on: bool) -> None:
+    if not hasattr(layer, "seed_generator"):
+        return
+    for attr in STOCHASTIC_ATTRS:
+        if hasattr(layer, attr):
+            original = getattr(layer, "_glaucli_" + attr, getattr(layer, attr))
+            setattr(layer, "_glaucli_" + attr, original)
+            setattr(layer, attr, original if on else 0.0)
+
+
+@contextlib.contextmanager
+def original_rates(model):
+    """The stochastic layers' own rates for the duration (a save records those, not the 0 of
+    a frozen phase, so a model loaded later, or resumed, knows what to restore)."""
+    changed = []
+    for layer in model.layers:
+        for attr in STOCHASTIC_ATTRS:
+            if hasattr(layer, "_glaucli_" + attr):
+                changed.append((layer, attr, getattr(layer, attr)))
+                setattr(layer, attr, getattr(layer, "_glaucli_" + attr))
+    try:
+        yield model
+    finally:
+        for layer, attr, value in changed:
+            setattr(layer, attr, value)
 
 
 def resolve_unfreeze(value: str, n_layers: int) -> int:

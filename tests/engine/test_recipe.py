@@ -1,0 +1,121 @@
+"""The training recipe does what it says (issue 15): BatchNorm trains from scratch and stays
+put when frozen, phase 1 leaves the backbone alone, phase 2 changes only the unfrozen top at
+the fine-tuning rate, and the best epoch is the best by exact validation AUC."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from glaucli.engine import selection
+from glaucli.models import classifier
+from glaucli.runs import read_meta
+
+COMMON = ["--image-size", "32", "--batch-size", "8", "--seed", "0", "--deterministic", "--quiet"]
+
+
+def _bn_layers(model):
+    return [layer for layer in classifier.backbone_layers(model)
+            if layer.__class__.__name__ == "BatchNormalization"]
+
+
+def test_from_scratch_trains_batchnorm(cli, sample_set):
+    import keras
+
+    run = Path(cli("train", "mobilenet-v3-small", "--weights", "none", "--data", sample_set,
+                   "--epochs", "1", *COMMON).stdout.strip())
+    (phase,) = read_meta(run)["phases"]
+    assert phase["unfreeze"] == "all" and phase["freeze_batchnorm"] is False
+    model = keras.saving.load_model(run / "last.keras", safe_mode=True)
+    bns = _bn_layers(model)
+    assert bns and all(layer.trainable for layer in bns)
+    # Fresh BatchNorm statistics are 0 and 1; training moves them.
+    assert any(np.abs(np.asarray(layer.moving_mean)).max() > 1e-4 for layer in bns)
+
+
+def test_two_phase_recipe_changes_only_what_it_should(cli, sample_set, tmp_path):
+    """Same seed, deterministic: the head-only run is the two-phase run's phase 1."""
+    import keras
+
+    weights = tmp_path / "mnv3.weights.h5"
+    reference = keras.applications.MobileNetV3Small(include_top=False, weights=None, input_shape=(32, 32, 3))
+    reference.save_weights(weights)
+    common = ["mobilenet-v3-small", "--weights", weights, "--data", sample_set, "--epochs", "1", *COMMON]
+    head_only = Path(cli("train", *common, "--finetune-epochs", "0", "--name", "head").stdout.strip())
+    both = Path(cli("train", *common, "--finetune-epochs", "1", "--finetune-lr", "3e-4",
+                    "--unfreeze", "0.3", "--name", "both").stdout.strip())
+    a = keras.saving.load_model(head_only / "last.keras", safe_mode=True)
+    b = keras.saving.load_model(both / "last.keras", safe_mode=True)
+    layers_a, layers_b = classifier.backbone_layers(a), classifier.backbone_layers(b)
+    # Phase 1: not one backbone weight moved, BatchNorm statistics included.
+    for ref, layer in zip([layer for layer in reference.layers if layer.weights],
+                          [layer for layer in layers_a if layer.weights], strict=True):
+        for w0, w1 in zip(ref.get_weights(), layer.get_weights()):
+            np.testing.assert_array_equal(w0, w1)
+    # Phase 2: only the unfrozen top changed; BatchNorm statistics nowhere.
+    top = classifier.resolve_unfreeze("0.3", len(layers_b))
+    changed = set()
+    for i, (la, lb) in enumerate(zip(layers_a, layers_b)):
+        for va, vb in zip(la.weights, lb.weights):
+            if not np.array_equal(np.asarray(va), np.asarray(vb)):
+                changed.add(i)
+                assert i >= len(layers_b) - top, f"frozen layer {lb.name} changed"
+                assert "moving" not in vb.path, f"BatchNorm statistics of {lb.name} changed"
+    assert changed, "fine-tuning changed nothing"
+    assert math.isclose(float(np.asarray(b.optimizer.learning_rate)), 3e-4, rel_tol=1e-6)
+    assert [p["name"] for p in read_meta(both)["phases"]] == ["head", "finetune"]
+
+
+def test_best_epoch_is_the_best_by_exact_auc_then_loss(trained):
+    meta = read_meta(trained["run"])
+    with open(trained["run"] / "history.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    best_auc = max(float(r["val_auc"]) for r in rows)
+    tied = [r for r in rows if float(r["val_auc"]) == best_auc]
+    expected = min(tied, key=lambda r: float(r["val_loss"]))
+    assert meta["best_epoch"]["epoch"] == int(expected["epoch"])
+    assert meta["best_epoch"]["phase"] == expected["phase"]
+    # Every validation figure is one number: history, best epoch and the summary agree.
+    assert meta["best_epoch"]["val_auc"] == pytest.approx(float(expected["val_auc"]), abs=1e-6)
+    assert meta["metrics"]["validation"]["auc"] == pytest.approx(best_auc, abs=1e-9)
+    assert meta["warnings"] == []
+
+
+def test_history_auc_is_exact(trained):
+    """history.csv's val_auc is scikit-learn's AUC of that epoch's scores: re-score best.keras."""
+    from sklearn.metrics import roc_auc_score
+
+    from glaucli.data.layout import Dataset
+    from glaucli.engine.predict import load_model, scores_of
+
+    meta = read_meta(trained["run"])
+    pairs = Dataset(trained["data"]).require("validation")
+    scores = scores_of(load_model(trained["run"] / "best.keras"), pairs)
+    assert roc_auc_score([y for _, y in pairs], scores) == pytest.approx(meta["best_epoch"]["val_auc"], abs=1e-9)
+
+
+@pytest.mark.parametrize("logs, best, expected", [
+    ({"val_auc": 1.0, "val_loss": 0.06}, {"val_auc": 1.0, "val_loss": 0.57}, True),   # the demo's epoch 10
+    ({"val_auc": 1.0, "val_loss": 0.60}, {"val_auc": 1.0, "val_loss": 0.57}, False),
+    ({"val_auc": 0.90, "val_loss": 0.01}, {"val_auc": 0.95, "val_loss": 0.5}, False),
+    ({"val_auc": 0.96, "val_loss": 0.9}, {"val_auc": 0.95, "val_loss": 0.5}, True),
+    ({"val_auc": 0.96, "val_loss": float("nan")}, None, False),
+    ({"val_auc": float("nan"), "val_loss": 0.4}, {"val_auc": float("nan"), "val_loss": 0.5}, True),
+    ({"val_auc": 0.7, "val_loss": 0.4}, None, True),
+])
+def test_better(logs, best, expected):
+    assert selection.better(logs, best) is expected
+
+
+def test_quality_warnings_name_the_causes():
+    from glaucli.engine.train import quality_warnings
+
+    constant = quality_warnings({"auc": 0.5}, 1.0, np.full(10, 0.5))
+    assert len(constant) == 2 and "same score" in constant[0] and "--lr" in constant[0]
+    assert "threshold is 1.000" in constant[1]
+    assert "chance" in quality_warnings({"auc": 0.53}, 0.4, np.linspace(0, 1, 10))[0]
+    assert quality_warnings({"auc": 0.9}, 0.4, np.linspace(0, 1, 10)) == []
