@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from glaucli.runs import read_meta
+
 
 def test_demo_runs_every_step_and_reruns(cli, tmp_path):
     target = tmp_path / "demo"
@@ -11,7 +13,8 @@ def test_demo_runs_every_step_and_reruns(cli, tmp_path):
     for text in ("Confusion matrix", "Prediction", "Where everything is", "glaucli download"):
         assert text in result.stdout, text
     assert (target / "runs" / "train" / "basic-cnn" / "eval" / "test" / "metrics.json").is_file()
-    assert len(list((target / "gradcam").glob("*.png"))) == 1
+    assert len(list((target / "gradcam").glob("*_gradcam.png"))) == 1
+    assert len(list((target / "gradcam").glob("*_heatmap.png"))) == 1
     page = target / "runs" / "train" / "basic-cnn" / "report.html"
     assert page.is_file() and "report: open it in a browser" in result.stdout
     assert "synthetic data" in page.read_text()  # the sample set is flagged as not real photographs
@@ -19,8 +22,13 @@ def test_demo_runs_every_step_and_reruns(cli, tmp_path):
     assert (target / ".gitignore").read_text().splitlines()[-1] == "*"  # not an untracked surprise
     assert f"glaucli runs --runs-dir {target / 'runs'}" in result.stdout  # the exact flags to find it
     assert "basic-cnn" in cli("runs", "--runs-dir", target / "runs").stdout
-    again = cli("demo", "--dir", target, "--epochs", "1")
+    again = cli("demo", "--dir", target, "--epochs", "2")
     assert "Reusing" in again.stderr and (target / "runs" / "train" / "basic-cnn-2").is_dir()
+    # Reproducible: the same seed gives the same model, threshold and verdicts.
+    first, second = (read_meta(target / "runs" / "train" / name) for name in ("basic-cnn", "basic-cnn-2"))
+    assert first["weights_sha256"] == second["weights_sha256"]
+    assert first["threshold"] == second["threshold"]
+    assert result.stdout.split("Prediction")[1].split("Where")[0] == again.stdout.split("Prediction")[1].split("Where")[0]
 
 
 def test_bench_json(cli):

@@ -84,7 +84,7 @@ def _print_report(result: dict) -> None:
     if result.get("synthetic"):
         console.warn("synthetic data (glaucli sample): these figures say nothing about glaucoma")
     cm = Table(title=f"Confusion matrix ({where}, {result['split']}, threshold {result['threshold']:.3f}"
-                     + ("" if result["threshold_source"] in ("run", "given") else f": {result['threshold_source']}")
+                     + ("" if result["threshold_source"] in ("run", "validation-youden", "given") else f": {result['threshold_source']}")
                      + ")")
     cm.add_column("true \\ predicted")
     for cls in CLASSES:

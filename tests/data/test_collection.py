@@ -202,7 +202,7 @@ def test_external_validation_of_a_trained_run(cli, trained, tmp_path):
     args = ("evaluate", trained["run"], "--data", ext, "--bootstrap", "0")
     result = cli(*args, "--json")
     doc = json.loads(result.stdout)
-    assert doc["split"] == "all" and doc["external"] is True and doc["threshold_source"] == "run"
+    assert doc["split"] == "all" and doc["external"] is True and doc["threshold_source"] == "validation-youden"
     assert doc["threshold"] == pytest.approx(read_meta(trained["run"])["threshold"])
     assert doc["n"] == {"NRG": 72, "RG": 72} and doc["data"]["classes"]["mapping"]["Non-Glaucoma"] == "NRG"
     assert "Glaucoma -> RG" in result.stderr
@@ -210,7 +210,7 @@ def test_external_validation_of_a_trained_run(cli, trained, tmp_path):
     assert own["external"] is False and own["split"] == "test"
     assert (trained["run"] / "eval" / "other-all" / "metrics.json").is_file()  # beside, not over, eval/test
     spec = json.loads(cli(*args, "--target-specificity", "0.9", "--json").stdout)
-    assert "recomputed on the evaluated data" in spec["threshold_source"]
+    assert spec["threshold_source"] == "target-specificity-recomputed"
     assert spec["metrics"]["specificity"] >= 0.9
     cli("evaluate", trained["run"], "--data", ext, "--split", "test", code=3)
     both = cli.json("compare", trained["run"], trained["run"], "--data", ext, "--bootstrap", "0")

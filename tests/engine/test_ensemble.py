@@ -77,7 +77,7 @@ def test_stack_fitted_on_validation_and_mixed_sizes(cli, trained, small_member, 
     assert doc["n"] == {"NRG": 6, "RG": 6}
     cams = tmp_path / "cams"
     cli("predict", next((trained["data"] / "test" / "RG").glob("*.jpg")), "--model", run, "--explain", cams)
-    assert len(list(cams.glob("*.png"))) == 1
+    assert len(list(cams.glob("*_gradcam.png"))) == 1
     listed = cli.json("runs", "--runs-dir", runs)["runs"]
     assert {r["kind"] for r in listed} == {"train", "ensemble"}
 
@@ -95,7 +95,7 @@ def test_concat_trains_and_predicts(cli, sample_set, tmp_path, monkeypatch):
     assert all(m["gradcam_layer"].startswith(f"m{i}_") for i, m in enumerate(meta["members"]))
     cams = tmp_path / "cams"
     cli("predict", sample_set / "test" / "RG", "--model", run, "--explain", cams, "--json")
-    assert len(list(cams.glob("*.png"))) == 2
+    assert len(list(cams.glob("*_gradcam.png"))) == 2
     cli("ensemble", "concat", "basic-cnn", "--data", sample_set, code=2)
 
 

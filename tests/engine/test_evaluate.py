@@ -67,9 +67,11 @@ def test_evaluate_cli_schema_files_and_gate(cli, trained, tmp_path):
     out = tmp_path / "eval"
     result = cli("evaluate", trained["run"], "--output", out, "--json", "--bootstrap", "200")
     doc = json.loads(result.stdout)
-    assert set(doc) == {"schema", "run", "split", "threshold", "threshold_source", "tta", "bootstrap", "data", "external", "synthetic",
-                        "n", "metrics", "ci95", "confusion", "per_class", "calibration", "ood"}
-    assert doc["data"]["kind"] == "folders" and doc["external"] is False and doc["threshold_source"] == "run"
+    assert set(doc) == {"schema", "run", "split", "threshold", "threshold_source", "tta", "tta_views", "bootstrap", "data",
+                        "external", "synthetic", "n", "metrics", "ci95", "confusion", "per_class", "calibration",
+                        "ood"}
+    assert doc["data"]["kind"] == "folders" and doc["external"] is False
+    assert doc["threshold_source"] == "validation-youden" and doc["tta"] is False
     assert doc["schema"] == 1 and doc["split"] == "test" and doc["n"] == {"NRG": 6, "RG": 6}
     assert set(doc["metrics"]) == set(metrics.METRICS) and set(doc["ci95"]) == set(metrics.METRICS)
     assert sum(doc["confusion"].values()) == 12
@@ -103,3 +105,27 @@ def test_evaluate_default_run_skips_interrupted(cli, trained, tmp_path, monkeypa
     assert json.loads(result.stdout)["run"] == str(runs / "train" / "good")
     assert "Using run" in result.stderr and "specificity" in result.stderr
     cli("evaluate", "--runs-dir", tmp_path / "empty", code=3)
+
+
+def test_tta_threshold_is_chosen_on_tta_scores(cli, trained):
+    """--tta cuts at a threshold chosen on TTA'd validation scores, over the flips training
+    showed (basic-cnn with --augment light: no vertical flip), and metrics.json says so."""
+    from glaucli.data.layout import Dataset
+    from glaucli.engine.metrics import youden_threshold
+    from glaucli.engine.predict import load_model, scores_of
+    from glaucli.runs import read_meta
+
+    meta = read_meta(trained["run"])
+    assert meta["tta_views"] == ["identity", "hflip"]
+    pairs = Dataset(trained["data"]).require("validation")
+    tta_scores = scores_of(load_model(trained["run"] / "best.keras"), pairs, tta=meta["tta_views"])
+    assert meta["threshold_tta"] == pytest.approx(youden_threshold([y for _, y in pairs], tta_scores), abs=1e-6)
+    out = cli.json("evaluate", trained["run"], "--tta", "--bootstrap", "0")
+    assert out["tta"] is True and out["tta_views"] == ["identity", "hflip"]
+    assert out["threshold"] == pytest.approx(meta["threshold_tta"]) and out["threshold_source"] == "validation-youden"
+    plain = cli.json("evaluate", trained["run"], "--bootstrap", "0")
+    assert plain["tta"] is False and plain["threshold"] == pytest.approx(meta["threshold"])
+    given = cli.json("evaluate", trained["run"], "--threshold", "0.3", "--bootstrap", "0")
+    assert given["threshold_source"] == "given"
+    spec = cli.json("evaluate", trained["run"], "--target-specificity", "0.9", "--bootstrap", "0")
+    assert spec["threshold_source"] == "target-specificity"

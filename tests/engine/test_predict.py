@@ -79,8 +79,8 @@ def test_tta_runs(cli, trained, photos):
 def test_explain_writes_overlays(cli, trained, photos, tmp_path):
     cams = tmp_path / "cams"
     cli("predict", photos / "rg0.jpg", "--model", trained["run"], "--explain", cams)
-    overlay = Image.open(cams / "rg0_gradcam.png")
-    assert overlay.size == Image.open(photos / "rg0.jpg").size
+    assert Image.open(cams / "rg0_heatmap.png").size == Image.open(photos / "rg0.jpg").size
+    assert max(Image.open(cams / "rg0_gradcam.png").size) >= 512  # with title and colour bar
 
 
 def test_gradcam_heatmap_shape_and_range(trained, photos):
@@ -181,4 +181,6 @@ def test_overlay_on_non_square_photo_keeps_its_size(cli, trained, tmp_path):
     canvas.paste(photo, (photo.width // 2, 0))
     canvas.save(wide)
     cli("predict", wide, "--model", trained["run"], "--explain", tmp_path / "cams")
-    assert Image.open(tmp_path / "cams" / "wide_gradcam.png").size == canvas.size
+    assert Image.open(tmp_path / "cams" / "wide_heatmap.png").size == canvas.size
+    overlay = Image.open(tmp_path / "cams" / "wide_gradcam.png")
+    assert overlay.width > overlay.height  # the photo's shape, padding cut off
