@@ -131,7 +131,7 @@ def gallery_cards(picked: dict, explainer, threshold: float, workdir: Path,
             else:
                 try:  # a file name per card: two photos with one name never share an overlay
                     out = workdir / f"{n}-{i}-{r['path'].stem}.png"
-                    written = explainer.overlay(r["path"], out)
+                    written = explainer.overlay(r["path"], out, r["p"], threshold)
                     card["overlay"] = figures.file_uri(Path(written) if isinstance(written, (str, Path)) else out,
                                                        longest=420)
                 except Exception as exc:  # noqa: BLE001 - one failed explanation never fails the page
