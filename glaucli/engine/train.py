@@ -276,7 +276,6 @@ def _run_callback(run: Path, phase: Phase, twin, state: dict, interrupts: Interr
             if best:
                 state["best"] = {"epoch": state["epoch"], "phase": phase.name, "phase_epoch": epoch + 1, **val}
                 state["best_weights"] = self.model.get_weights()
-                state["best_scores"] = (labels, scores)
                 twin.set_weights(state["best_weights"])
                 save_atomic(twin, run / runs.BEST)
             lr = float(k.ops.convert_to_numpy(self.model.optimizer.learning_rate))
@@ -336,7 +335,7 @@ def _save_state(run: Path, state: dict) -> None:
     runs.write_json_atomic(run / STATE, {k: v for k, v in state.items() if k not in _IN_MEMORY})
 
 
-_IN_MEMORY = ("best_weights", "best_scores", "estimated", "steps", "seed")
+_IN_MEMORY = ("best_weights", "estimated", "steps", "seed")
 
 
 def _fresh_state() -> dict:
@@ -635,18 +634,19 @@ def _fit(run: Path, meta: dict, model, twin, state: dict, phases: list[Phase], t
         model.set_weights(state["best_weights"])
 
     report("message", {"text": "Choosing the decision threshold on the validation split"})
-    # The best epoch's own scores (a resumed run scores again: the same weights, the same numbers).
-    labels, scores = state.get("best_scores") or selection.validation_scores(model, val_ds)
+    # best.keras' own scores set the threshold: in float32 it is the best epoch's model exactly
+    # (the same numbers as its epoch line); under bfloat16 its float32 copy, as it will be used.
+    twin.set_weights(model.get_weights())
+    labels, scores = selection.validation_scores(twin, val_ds)
     threshold = screening.youden_threshold(labels, scores)
     val_metrics = screening.screening_metrics(labels, scores, threshold)
     views = tta_views(cfg_args["augment"], cfg_args["recipe"])
-    tta_labels, tta_scores = selection.validation_scores(TtaModel(model, views), val_ds)
+    tta_labels, tta_scores = selection.validation_scores(TtaModel(twin, views), val_ds)
     _close(cache)
     (run / feature_cache.FILE).unlink(missing_ok=True)  # left by a run stopped right after its head phase
     warnings = quality_warnings(val_metrics, threshold, scores)
     for text in warnings:
         report("warning", {"text": text})
-    twin.set_weights(model.get_weights())
     meta["ood"] = ood.after_training(run, meta, twin, train_pairs, val_pairs, batch, report)
     durations["total"] = round(durations.get("total", 0) + time.monotonic() - started, 1)
     meta.update(status="complete", finished_at=runs.now(), threshold=threshold,
