@@ -145,7 +145,7 @@ def photo_sized(heat, shape):
     return np.clip(np.asarray(img.crop((left, top, left + w, top + h))), 0.0, 1.0)
 
 
-def _draw_overlay(photo, heat, out: Path, probability, threshold, explain_rg, flat, alpha=0.4):
+def _draw_overlay(photo, heat, out: Path, probability, threshold, explain_rg, flat, alpha=0.6):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -160,8 +160,11 @@ def _draw_overlay(photo, heat, out: Path, probability, threshold, explain_rg, fl
     fig = plt.figure(figsize=((width + bar) / 100, (height + title) / 100), dpi=100)
     ax = fig.add_axes((0, 0, width / (width + bar), height / (height + title)))
     ax.imshow(photo, interpolation="bilinear")
-    if not flat:
-        shown = ax.imshow(heat, cmap="jet", alpha=alpha, vmin=0, vmax=1, interpolation="bilinear")
+    shown = matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), "jet")
+    if not flat:  # opacity follows the evidence: where there is none the photo stays as it is
+        rgba = shown.to_rgba(heat)
+        rgba[..., 3] = alpha * heat
+        ax.imshow(rgba, interpolation="bilinear")
     ax.set_axis_off()
     cax = fig.add_axes((width / (width + bar) + 0.02, 0.05, 0.03, 0.8 * height / (height + title)))
     if flat:

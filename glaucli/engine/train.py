@@ -581,6 +581,7 @@ def _fit(run: Path, meta: dict, model, twin, state: dict, phases: list[Phase], t
     if state["phase_index"] < len(phases) and state["phase_epoch"] > 0:
         phase = phases[state["phase_index"]]
         classifier.set_trainable(model, phase.unfreeze, phase.freeze_batchnorm)
+        classifier.adapt_batchnorm(model, state["steps"])
     started = time.monotonic()
     durations = meta.get("durations_s", {})
     try:
@@ -591,6 +592,7 @@ def _fit(run: Path, meta: dict, model, twin, state: dict, phases: list[Phase], t
                     if state["best_weights"] is not None:
                         model.set_weights(state["best_weights"])
                     trainable = classifier.set_trainable(model, phase.unfreeze, phase.freeze_batchnorm)
+                    classifier.adapt_batchnorm(model, state["steps"])
                     with hardware["_strategy"].scope():
                         compile_model(model, phase.lr, hardware["xla"])
                     state["stop"], state["plateau"] = {"best": None, "wait": 0}, {"best": None, "wait": 0}

@@ -183,6 +183,20 @@ def set_trainable(model, unfreeze: str, freeze_batchnorm: bool = True) -> int:
     return count
 
 
+def adapt_batchnorm(model, steps_per_epoch: int) -> None:
+    """Trainable BatchNorm averages its moving statistics over about half an epoch.
+
+    Inference (validation, prediction) uses the moving statistics. Keras applications set
+    momentum 0.99-0.999, a window of 100-1000 steps: longer than a whole from-scratch run on
+    a few hundred images, so inference saw near-initial statistics and gave every image the
+    same score although training accuracy was 98 %. Frozen BatchNorm is left alone.
+    """
+    momentum = max(0.5, 1 - 2 / max(1, steps_per_epoch))
+    for layer in backbone_layers(model):
+        if layer.__class__.__name__ == "BatchNormalization" and layer.trainable:
+            layer.momentum = min(layer.momentum, momentum)
+
+
 def _set_noise(layer, on: bool) -> None:
     if not hasattr(layer, "seed_generator"):
         return
