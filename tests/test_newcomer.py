@@ -207,7 +207,7 @@ def test_each_evaluation_keeps_its_own_folder_and_says_its_settings(cli, trained
     assert set(docs) == {"test", "test-tta", "test-t0.3", "test-spec0.9"}
     assert docs["test-tta"]["tta"] is True and docs["test"]["tta"] is False
     assert docs["test-t0.3"]["threshold_source"] == "given" and docs["test-t0.3"]["threshold"] == 0.3
-    assert "specificity 0.9" in docs["test-spec0.9"]["threshold_source"]
+    assert docs["test-spec0.9"]["threshold_source"] == "target-specificity"
     said, said_tta = " ".join(plain.stdout.split()), " ".join(tta.stdout.split())
     assert "TTA off" in said and "(the run's)" in said
     assert "TTA on" in said_tta and "test-tta" in tta.stderr  # where it went
