@@ -13,7 +13,7 @@ from rich.markup import render
 from glaucli.cli.app import app
 from glaucli.errors import brief
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _leaf_commands():
