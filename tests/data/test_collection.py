@@ -188,7 +188,13 @@ def test_verify_finds_duplicates_within_and_across_splits(cli, tmp_path):
     first = min((data / "train" / "RG").iterdir())
     shutil.copy(first, data / "test" / "RG" / "leaked.jpg")
     shutil.copy(first, data / "train" / "RG" / "again.jpg")
+    from PIL import Image
+
+    other = max((data / "train" / "NRG").iterdir())
+    Image.open(other).resize((48, 48)).save(data / "train" / "NRG" / "resized.png")  # re-encoded, resized
     result = cli("data", data, "--verify", "--json", code=1)
+    near = json.loads(result.stdout)["duplicates"]["near"]["within_split"]
+    assert [{r["path"] for r in g} for g in near] == [{str(other), str(data / "train" / "NRG" / "resized.png")}]
     dups = json.loads(result.stdout)["duplicates"]["identical"]
     across = dups["across_splits"]
     assert len(across) == 1 and {r["split"] for r in across[0]} == {"train", "test"}
