@@ -21,6 +21,12 @@ def test_importing_the_api_imports_no_tensorflow():
     assert out.strip() == "[]"
 
 
+def run_threshold(run):
+    from glaucli.runs import read_meta
+
+    return read_meta(run)["threshold"]
+
+
 def _state():
     from glaucli.tf import keras
 
@@ -64,9 +70,10 @@ def test_train_resume_evaluate_predict_leave_the_process_as_they_found_it(tmp_pa
         before = _state()
         metrics, folder = api.evaluate(run, split="validation", bootstrap=0)
         assert metrics["schema"] == 1 and (folder / "metrics.json").is_file()
-        answers = list(api.predict([data / "test"], run, ood_check=False))
+        answers = list(api.predict([data / "test"], run, ood_check=False, explain_dir=tmp_path / "cams"))
         assert len(answers) == 4 and {a.label for a in answers} <= {"RG", "NRG"}
-        assert all(0 <= a.probability <= 1 and a.error is None for a in answers)
+        assert all(0 <= a.probability <= 1 and a.error is None and a.explanation.is_file() for a in answers)
+        assert all(a.threshold == pytest.approx(run_threshold(run)) for a in answers)
         assert _state() == before
     finally:
         keras().mixed_precision.set_global_policy("float32")

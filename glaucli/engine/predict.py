@@ -226,19 +226,21 @@ class Prediction:
     verdict: str | None = None
     threshold: float | None = None
     ood: dict | None = None  # the fundus and distribution checks, when they ran
-    explanation: Path | None = None  # the Grad-CAM overlay
-    heatmap: Path | None = None  # the raw map, 8-bit grayscale at the photo's size
-    explanation_note: str | None = None  # "no attribution (flat map)"
+    explanation: Path | None = None  # the Grad-CAM overlay, with explain_dir
+    heatmap: Path | None = None
+    note: str | None = None  # why an explanation is flat, if it is
     error: str | None = None
 
 
 def predict(inputs: Iterable[str], run, threshold: float | None = None, tta: bool = False,
-            batch_size: int = 32, ood_check: bool = True,
-            explain_dir: Path | None = None) -> Iterator[Prediction]:
-    """Predictions for image files, folders and globs with a resolved run (runs.Run), streamed.
+            batch_size: int = 32, ood_check: bool = True, explain_dir: Path | None = None,
+            report: Callable[[str], None] = lambda text: None) -> Iterator[Prediction]:
+    """Predictions for image files, folders and globs with a resolved run (runs.Run), streamed,
+    with the CLI's threshold (the run's, its TTA threshold with `tta`, or `threshold`).
     Bad arguments and missing inputs fail here, before the first image."""
+    from glaucli.contract import VERDICTS
     from glaucli.engine import calibration
-    from glaucli.engine.evaluate import VERDICTS, decision_threshold, run_views
+    from glaucli.engine.evaluate import decision_threshold, run_views
     from glaucli.engine.ood import NOT_ASSESSED
 
     if threshold is not None and not 0 <= threshold <= 1:
@@ -249,7 +251,7 @@ def predict(inputs: Iterable[str], run, threshold: float | None = None, tta: boo
     model = load_model(run.model_path)
     temperature = calibration.temperature_of(run.meta)
     views = run_views(run, tta)
-    cut, _source = decision_threshold(run, model, None, views, threshold)
+    cut, _source = decision_threshold(run, model, None, views, threshold, report=report)
     guard = explainer = None
     if ood_check:
         from glaucli.engine.ood import Guard
@@ -267,12 +269,13 @@ def predict(inputs: Iterable[str], run, threshold: float | None = None, tta: boo
                 continue
             probability = calibration.scale_one(scored.probability, temperature)
             label = "RG" if probability >= cut else "NRG"
-            verdict = VERDICTS[int(label == "RG")]
-            if scored.ood is not None and scored.ood["flag"]:
-                label, verdict = None, NOT_ASSESSED
-            made = (explain(explainer, scored.path, Path(explain_dir), names(scored.path), probability, cut)
-                    if explainer is not None else None)
-            yield Prediction(scored.path, probability, label, verdict, cut, scored.ood,
-                             *((made.overlay, made.heatmap, made.note) if made else ()))
+            answer = Prediction(scored.path, probability, label, VERDICTS[int(label == "RG")], cut, scored.ood)
+            if scored.ood is not None and scored.ood["flag"]:  # no verdict; P(RG) stays for research
+                answer.label, answer.verdict = None, NOT_ASSESSED
+            if explainer is not None:
+                made = explain(explainer, scored.path, Path(explain_dir), names(scored.path), probability, cut)
+                answer.explanation, answer.heatmap = made.overlay, made.heatmap
+                answer.note = made.note if made.flat else None
+            yield answer
 
     return answers()
