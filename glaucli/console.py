@@ -7,7 +7,6 @@ step so CI logs stay readable. `--quiet` silences progress and info lines;
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -17,13 +16,40 @@ from typing import Any, Iterator
 from rich.console import Console
 
 from glaucli.contract import RESEARCH_NOTE, SCHEMA  # noqa: F401 - the CLI reads them here
+from glaucli.safety import dumps
 
 _state = {"quiet": False, "verbose": False}
 
+
+class _Scrubbed:
+    """A stream that passes every write through the secret scrubber: whatever rich prints
+    (info, warning, error, progress bar, table) cannot show a Kaggle key. It looks up
+    sys.stdout/sys.stderr at each write, so redirection (tests, pipes) still works."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def write(self, text: str) -> int:
+        from glaucli.secrets import scrub
+
+        return getattr(sys, self._name).write(scrub(text))
+
+    def __getattr__(self, attr: str):  # flush, isatty, fileno, encoding...
+        return getattr(getattr(sys, self._name), attr)
+
+
+def _columns() -> int:
+    try:
+        return max(40, int(os.environ.get("COLUMNS", "")))
+    except ValueError:  # garbage in COLUMNS: the default, not a crash at import
+        return 160
+
+
 def _consoles() -> tuple[Console, Console]:
     # Piped tables get room for long paths instead of rich's 80-column default.
-    wide = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", 160))
-    return Console(stderr=True, highlight=False, soft_wrap=True), Console(highlight=False, width=wide)
+    wide = None if sys.stdout.isatty() else _columns()
+    return (Console(file=_Scrubbed("stderr"), highlight=False, soft_wrap=True),
+            Console(file=_Scrubbed("stdout"), highlight=False, width=wide))
 
 
 err, out = _consoles()
@@ -41,6 +67,23 @@ def reset() -> None:
     _state.update(quiet=False, verbose=False)
     global err, out
     err, out = _consoles()
+    _scrub_library_output()
+
+
+def _scrub_library_output() -> None:
+    """Python warnings and log records of the libraries (kagglesdk, urllib3) reach stderr too:
+    route them through the scrubber as well."""
+    import logging
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = warnings.formatwarning(message, category, filename, lineno, line)
+        (file if file is not None and file is not sys.stderr else _Scrubbed("stderr")).write(text)
+
+    warnings.showwarning = show
+    handler = logging.StreamHandler(_Scrubbed("stderr"))
+    handler.setLevel(logging.WARNING)
+    logging.lastResort = handler
 
 
 def is_verbose() -> bool:
@@ -52,23 +95,29 @@ def interactive() -> bool:
     return err.is_terminal and not _state["quiet"]
 
 
-def info(message: str) -> None:
+def info(message: str, markup: bool = False) -> None:
+    """An info line on stderr. The text is shown as it is (a path holding `[/red]` is just
+    text); `markup=True` only for fixed strings whose user parts went through `escape`."""
     if not _state["quiet"]:
-        err.print(message)
+        err.print(message, markup=markup)
 
 
 def warn(message: str) -> None:
-    from rich.markup import escape
-
     err.print(f"[yellow]Warning:[/] {escape(message)}")
+
+
+def escape(value: Any) -> str:
+    """Any value as rich markup that shows exactly its text (for tables and titles)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(str(value))
 
 
 def emit_json(data: Any) -> None:
     """One JSON document on stdout; dicts carry the schema version."""
     if isinstance(data, dict) and "schema" not in data:
         data = {"schema": SCHEMA, **data}
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-    sys.stdout.flush()
+    _write_out(dumps(data) + "\n")
 
 
 class JsonArray:
@@ -76,26 +125,32 @@ class JsonArray:
 
     def __enter__(self) -> "JsonArray":
         self.count = 0
-        sys.stdout.write("[")
+        _write_out("[")
         return self
 
     def add(self, item: Any) -> None:
-        sys.stdout.write(("," if self.count else "") + "\n  " + json.dumps(item, default=str))
-        sys.stdout.flush()
+        _write_out(("," if self.count else "") + "\n  " + dumps(item, indent=None))
         self.count += 1
 
     def __exit__(self, *exc: object) -> None:
-        sys.stdout.write("\n]\n" if self.count else "]\n")
-        sys.stdout.flush()
+        _write_out("\n]\n" if self.count else "]\n")
 
 
-def emit_line(text: str) -> None:
-    sys.stdout.write(text + "\n")
+def _write_out(text: str) -> None:
+    from glaucli.secrets import scrub
+
+    sys.stdout.write(scrub(text))
     sys.stdout.flush()
 
 
-def emit(renderable: Any) -> None:
-    out.print(renderable)
+def emit_line(text: str) -> None:
+    _write_out(text + "\n")
+
+
+def emit(renderable: Any, markup: bool = False) -> None:
+    """A table or a line on stdout; a plain string is shown as it is unless `markup`."""
+    # markup=False on a table would also switch off the cells' own styles: strings only.
+    out.print(renderable, markup=markup if isinstance(renderable, str) else None)
 
 
 class Progress:
@@ -126,7 +181,7 @@ class Progress:
                             TimeElapsedColumn(), TimeRemainingColumn(),
                             TextColumn("{task.fields[status]}"), console=err, transient=False)
             self._bar.start()
-            self._task = self._bar.add_task(self.description, total=self.total, status="")
+            self._task = self._bar.add_task(escape(self.description), total=self.total, status="")
 
     def advance(self, n: int = 1, status: str = "") -> None:
         self.update(self.done + n, status=status)
@@ -138,13 +193,13 @@ class Progress:
             self.total = total
         self._show()
         if self._bar is not None:
-            self._bar.update(self._task, completed=done, total=self.total, status=status)
+            self._bar.update(self._task, completed=done, total=self.total, status=escape(status))
         elif not _state["quiet"]:
             now = time.monotonic()
             finished = self.total is not None and self.done >= self.total
             if now - self._last_line >= self.every or finished:
                 self._last_line = now
-                err.print(f"{self.description}: {self._plain_position()} {status}".rstrip())
+                err.print(f"{self.description}: {self._plain_position()} {status}".rstrip(), markup=False)
 
     def _plain_position(self) -> str:
         if self.unit != "bytes":
@@ -176,7 +231,7 @@ def _byte_unit(size: float) -> tuple[float, str]:
 def status(message: str) -> Iterator[None]:
     """A spinner on a terminal, one line elsewhere."""
     if interactive():
-        with err.status(message):
+        with err.status(escape(message)):
             yield
     else:
         info(message)

@@ -7,13 +7,13 @@ interrupted or running runs never count.
 
 from __future__ import annotations
 
-import json
-import os
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from glaucli.errors import InputError
+from glaucli.safety import component, read_json_object, write_json_atomic  # noqa: F401 - re-exported
 
 KINDS = ("train", "ensemble")
 META = "meta.json"
@@ -27,6 +27,7 @@ def now() -> str:
 
 def new_run_dir(runs_dir: Path, kind: str, name: str) -> Path:
     """Create and return a fresh folder; `mkdir` is atomic, so two runs never share one."""
+    component(name, "--name")
     parent = runs_dir / kind
     parent.mkdir(parents=True, exist_ok=True)
     for n in range(1, 10_000):
@@ -39,21 +40,19 @@ def new_run_dir(runs_dir: Path, kind: str, name: str) -> Path:
     raise InputError(f"too many runs named {name} in {parent}")
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
-
-
 def write_meta(run: Path, meta: dict) -> None:
     write_json_atomic(run / META, {"schema": 1, **meta})
 
 
 def read_meta(run: Path) -> dict | None:
-    try:
-        return json.loads((run / META).read_text())
-    except (OSError, ValueError):
-        return None
+    """meta.json as a dict; None when missing or corrupt (a list, garbage, too deep)."""
+    return read_json_object(run / META)
+
+
+def _when(meta: dict) -> str:
+    """The sort key of a run; a corrupt date sorts first instead of breaking the sort."""
+    value = meta.get("finished_at") or meta.get("started_at") or ""
+    return value if isinstance(value, str) else ""
 
 
 def list_runs(runs_dir: Path) -> list[tuple[Path, dict]]:
@@ -66,11 +65,11 @@ def list_runs(runs_dir: Path) -> list[tuple[Path, dict]]:
                 meta = read_meta(run) if run.is_dir() else None
                 if meta is not None:
                     found.append((run, meta))
-    return sorted(found, key=lambda rm: rm[1].get("finished_at") or rm[1].get("started_at") or "")
+    return sorted(found, key=lambda rm: _when(rm[1]))
 
 
 def latest_run(runs_dir: Path) -> Path:
-    complete = [(meta.get("finished_at", ""), run) for run, meta in list_runs(runs_dir)
+    complete = [(_when(meta), run) for run, meta in list_runs(runs_dir)
                 if meta.get("status") == "complete"]
     if not complete:
         raise InputError(f"no complete run under {runs_dir}",
@@ -94,7 +93,35 @@ class Run:
 
     @property
     def threshold(self) -> float:
-        return float(self.meta.get("threshold", 0.5))
+        return meta_threshold(self.meta, self.path)
+
+
+def meta_threshold(meta: dict, where: Path) -> float:
+    """The decision threshold meta.json records: a finite number in [0, 1], else exit 3."""
+    value = meta.get("threshold", 0.5)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or not 0 <= value <= 1:
+        raise InputError(f"{where / META}: threshold {value!r} is not a number in [0, 1] (the file is corrupt)",
+                         hint="pass --threshold, or retrain the run")
+    return float(value)
+
+
+def meta_data_record(meta: dict, where: Path) -> dict:
+    """meta.json's `data` record ({} if none), its path and spec of the types glaucli writes;
+    a corrupt one is exit 3 with the file named."""
+    data = meta.get("data") or {}
+    spec = data.get("spec") if isinstance(data, dict) else None
+    path = data.get("path") if isinstance(data, dict) else None
+    paths = [path] + [(spec or {}).get(k) for k in ("path", "labels")] if isinstance(spec, (dict, type(None))) else [0]
+    if not isinstance(data, dict) or any(p is not None and (not isinstance(p, str) or not p) for p in paths):
+        raise InputError(f"{where / META}: the dataset record {data!r:.80} is not readable (the file is corrupt)",
+                         hint="pass --data DIR")
+    return data
+
+
+def meta_dataset(meta: dict, where: Path) -> str | None:
+    """The dataset path meta.json records (None if none); a corrupt entry is exit 3."""
+    return meta_data_record(meta, where).get("path")
 
 
 def resolve_run(arg: str | Path | None, runs_dir: Path) -> Run:

@@ -13,6 +13,26 @@ from glaucli.cli.app import app
 from tests.helpers import make_sample
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+MEMORY_CAP_GB = float(os.environ.get("GLAUCLI_TEST_MEMORY_CAP_GB", "16"))
+
+
+def _cap_address_space() -> None:
+    """A memory bomb fails its test, not the machine: the suite runs under RLIMIT_AS, and every
+    child process (`glaucli` subprocesses included) inherits the cap. Not with a CUDA device,
+    which reserves far more address space than memory; GLAUCLI_TEST_MEMORY_CAP_GB=0 disables it."""
+    import resource
+
+    if MEMORY_CAP_GB <= 0 or os.path.exists("/dev/nvidiactl"):
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = int(MEMORY_CAP_GB * 2**30)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    if soft == resource.RLIM_INFINITY or soft > cap:
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+
+
+_cap_address_space()
 
 
 @pytest.fixture(autouse=True)

@@ -45,7 +45,7 @@ def bench(
     gpus = result["device"]["gpus"]
     where = ", ".join(g["name"] for g in gpus) if gpus else "CPU only"
     precision = result["results"][0]["precision"] if result["results"] else ""
-    table = Table(title=f"glaucli bench on {where}, {precision}")
+    table = Table(title=f"glaucli bench on {console.escape(where)}, {precision}")
     table.add_column("backbone")
     for _, title in COLUMNS:
         table.add_column(title, justify="right")

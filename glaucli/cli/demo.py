@@ -76,8 +76,8 @@ def demo(
     table = Table(title="Prediction", caption=console.RESEARCH_NOTE)
     for column in ("image", "P(RG)", "threshold", "verdict", "Grad-CAM"):
         table.add_column(column, overflow="fold")
-    table.add_row(str(image), f"{scored.probability:.{digits}f}", f"{run.threshold:.{digits}f}", VERDICTS[label],
-                  made.note or str(overlay))
+    table.add_row(console.escape(image), f"{scored.probability:.{digits}f}", f"{run.threshold:.{digits}f}", VERDICTS[label],
+                  console.escape(made.note or overlay))
     console.emit(table)
 
     from glaucli.engine.report import build_report
@@ -88,7 +88,7 @@ def demo(
     for what, where in (("sample data", data), ("run (models, meta.json, curves.png)", run.path),
                         ("evaluation (metrics.json, plots)", eval_dir), ("Grad-CAM overlay", overlay),
                         ("report: open it in a browser", page)):
-        summary.add_row(what, str(where))
+        summary.add_row(what, console.escape(where))
     console.emit(summary)
     flag = f"--runs-dir {shlex.quote(str(runs_dir))}"  # the demo's runs are not under ./runs
     console.emit(f"The demo's run, from later commands:\n"

@@ -113,7 +113,7 @@ def _print_report(result: dict) -> None:
         pc.add_row(cls, f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}", str(row["support"]))
     console.emit(pc)
     _print_flagged(result.get("ood"), result["metrics"])
-    console.emit("[dim]pauc_90: partial AUC over 90-100 % specificity, McClish-standardised (0.5-1).[/]")
+    console.emit("[dim]pauc_90: partial AUC over 90-100 % specificity, McClish-standardised (0.5-1).[/]", markup=True)
 
 
 def _print_flagged(ood: dict | None, metrics: dict) -> None:
@@ -125,7 +125,7 @@ def _print_flagged(ood: dict | None, metrics: dict) -> None:
     title = f"Not assessed by predict: {ood['flagged']} of {ood['n']} ({ood['share']:.1%})"
     caption = f"fundus check failed {ood['fundus_failed']}, beyond the distribution cut-off {ood['beyond_cutoff']}"
     if not ood["flagged"] or not ood["metrics_assessed"]:
-        console.emit(f"[dim]{title}; {caption}[/]")
+        console.emit(f"[dim]{title}; {caption}[/]", markup=True)
         return
     table = Table(title=title, caption=caption)
     for column in ("metric", "all images", "assessed only"):

@@ -74,6 +74,10 @@ def predict(
         from glaucli.errors import InputError
 
         raise InputError("no image files found in " + ", ".join(inputs or [str(data)]))
+    if csv_file is not None and not options.is_stdout(csv_file):
+        from glaucli.safety import output_file
+
+        output_file(csv_file, paths, "--csv", (".csv", ".txt"))  # never over a photo or another file
     run = resolve_run(model, config.runs_dir(runs_dir))
     keras_model = load_model(run.model_path)
     temperature = calibration.temperature_of(run.meta)

@@ -8,7 +8,9 @@ from glaucli.data.layout import CLASSES
 
 
 def counts_table(counts: dict[str, dict[str, int]], title: str | None = None) -> Table:
-    table = Table(title=title)
+    from glaucli.console import escape
+
+    table = Table(title=escape(title) if title else None)
     table.add_column("split")
     for cls in CLASSES:
         table.add_column(cls, justify="right")

@@ -15,11 +15,15 @@ def runs(runs_dir: options.RunsDir = None, json_out: options.Json = False, quiet
 
     rows = []
     for path, meta in list_runs(config.runs_dir(runs_dir)):
-        auc = (meta.get("metrics") or {}).get("validation", {}).get("auc")
-        rows.append({"name": path.name, "path": str(path), "kind": meta.get("kind"),
-                     "backbone": meta.get("backbone") or meta.get("method"), "status": meta.get("status"),
-                     "val_auc": auc, "synthetic": bool(meta.get("synthetic")), "date": meta.get("finished_at") or meta.get("started_at"),
-                     "resume": meta.get("resume") if meta.get("status") in ("interrupted", "failed") else None})
+        auc = _dig(meta, "metrics", "validation", "auc")  # a corrupt meta.json never breaks the list
+        auc = auc if isinstance(auc, (int, float)) and not isinstance(auc, bool) else None
+        text = {key: _text(meta.get(key)) for key in ("kind", "backbone", "method", "status", "finished_at",
+                                                      "started_at", "resume")}
+        rows.append({"name": path.name, "path": str(path), "kind": text["kind"],
+                     "backbone": text["backbone"] or text["method"], "status": text["status"],
+                     "val_auc": auc, "synthetic": bool(meta.get("synthetic")),
+                     "date": text["finished_at"] or text["started_at"],
+                     "resume": text["resume"] if text["status"] in ("interrupted", "failed") else None})
     if json_out:
         console.emit_json({"runs": rows})
         return
@@ -53,10 +57,21 @@ def runs_table(rows: list[dict], where) -> "Table":
         model = r["backbone"] or ""
         if r["kind"] == "ensemble":
             model = f"{model} ensemble"
-        table.add_row(escape(r["name"]) + (" *" if r.get("synthetic") else ""), escape(model), r["status"] or "",
+        table.add_row(escape(r["name"]) + (" *" if r.get("synthetic") else ""), escape(model), escape(r["status"] or ""),
                       f"{r['val_auc']:.4f}" if isinstance(r["val_auc"], (int, float)) else "-",
                       short_date(r["date"]))
     return table
+
+
+def _text(value) -> str | None:
+    """A meta.json field as text (a corrupt one, say a number, still shows)."""
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+def _dig(data, *keys):
+    for key in keys:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
 
 
 def register(app: typer.Typer) -> None:

@@ -20,7 +20,7 @@ def sample(
     per_class: Annotated[int, typer.Option("--per-class", min=1, max=100_000,
                                            help="Training images per class (validation and test get max(2, N/10)).")] = 40,
     size: Annotated[int, typer.Option("--size", min=32, max=2048, help="Image side in pixels.")] = 128,
-    seed: Annotated[int, typer.Option("--seed", help="Same seed, same images.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Same seed, same images.")] = 0,
     json_out: options.Json = False,
     quiet: options.Quiet = False,
 ) -> None:

@@ -40,7 +40,7 @@ class TrainProgress:
 
     def on_phase(self, name, epochs, lr, trainable_backbone_layers):
         console.info(f"[bold]Phase {name}[/]: {epochs} epoch(s), lr {lr:g}, "
-                     f"{trainable_backbone_layers} backbone layer(s) trainable")
+                     f"{trainable_backbone_layers} backbone layer(s) trainable", markup=True)
 
     def on_estimate(self, seconds_per_epoch):
         console.info(f"Estimated time per epoch: {seconds_per_epoch:.1f} s")
@@ -57,7 +57,7 @@ class TrainProgress:
         if self.bar:
             self.bar.close()
         console.info(f"{phase} epoch {epoch}/{epochs} {seconds:.0f}s {_fmt(logs)}"
-                     + ("  [green]* best[/]" if best else ""))
+                     + ("  [green]* best[/]" if best else ""), markup=True)
 
     def on_message(self, text):
         console.info(text)

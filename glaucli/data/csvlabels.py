@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
-from glaucli.data.images import is_image_file
+from glaucli.data.images import is_image_file, walk_images
 from glaucli.data.labels import ClassMap
 from glaucli.errors import InputError
 
@@ -68,15 +68,11 @@ class ImageFinder:
         def add(key: str, path: str) -> None:
             index[key] = path if index.get(key, path) == path else None  # None: ambiguous
 
-        for current, dirs, names in os.walk(self.base):
-            dirs.sort()
-            rel_dir = os.path.relpath(current, self.base)
-            for n in names:
-                if is_image_file(Path(n)):
-                    path = os.path.join(current, n)
-                    rel = n if rel_dir == "." else f"{rel_dir}/{n}".replace(os.sep, "/")
-                    for key in (rel, os.path.splitext(rel)[0], n, os.path.splitext(n)[0]):
-                        add(key, path)
+        for file in walk_images(self.base):  # iterative: a deep tree is no RecursionError
+            path, n = str(file), file.name
+            rel = file.relative_to(self.base).as_posix()
+            for key in (rel, os.path.splitext(rel)[0], n, os.path.splitext(n)[0]):
+                add(key, path)
         return index
 
     def find(self, name: str) -> Path | None:

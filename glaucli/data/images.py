@@ -11,12 +11,16 @@ import os
 import stat
 import warnings
 from pathlib import Path
+from typing import Iterator
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 # Recorded in meta.json: non-square photos are padded to a square with black (the fundus
 # background) so the disc keeps its shape, then resized with Pillow's antialiased bilinear.
 RESAMPLE = "pad-square-black+bilinear"
 MAX_PIXELS = 100_000_000  # above this an image is refused as a decompression bomb
+# Checked from the header, before any pixel is decoded: the padded square must fit under
+# MAX_PIXELS too (a 30000x1 strip pads to 9e8 pixels), and no fundus photo is a thin strip.
+MAX_ASPECT = 20
 
 
 class ImageError(Exception):
@@ -25,6 +29,35 @@ class ImageError(Exception):
 
 def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def walk_images(folder: Path, follow_links: bool = False) -> Iterator[Path]:
+    """Image files under `folder`, in os.walk's sorted top-down order, but without recursion
+    (a tree 1500 folders deep must not hit Python's recursion limit) and never twice round
+    a symlink loop."""
+    stack, seen = [Path(folder)], set()
+    while stack:
+        current = stack.pop()
+        try:
+            st = os.stat(current)
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            with os.scandir(current) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:  # unreadable or vanished: os.walk skips it too
+            continue
+        folders = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+                if is_dir and (follow_links or not entry.is_symlink()):
+                    folders.append(Path(entry.path))
+            except OSError:
+                is_dir = False
+            if not is_dir and is_image_file(Path(entry.name)):
+                yield Path(entry.path)
+        stack.extend(reversed(folders))
 
 
 def _to_rgb8(img):
@@ -61,6 +94,19 @@ def pad_square(img):
     return canvas
 
 
+def _check_shape(path: Path, w: int, h: int, padded: bool) -> None:
+    """Refuse, before allocating, what would not fit: the decoded and the padded area, and
+    strips so thin that they cannot be a photograph."""
+    if w < 1 or h < 1:
+        raise ImageError(f"{path}: unreadable image (size {w}x{h})")
+    area = max(w, h) ** 2 if padded else w * h
+    if area > MAX_PIXELS:
+        raise ImageError(f"{path}: refused, too many pixels ({w}x{h}{', padded to a square' if padded else ''}; "
+                         "decompression bomb?)")
+    if max(w, h) > MAX_ASPECT * min(w, h):
+        raise ImageError(f"{path}: refused, {w}x{h} is not a photograph (aspect ratio over {MAX_ASPECT}:1)")
+
+
 def load_image(path: str | Path, size: int | None = None):
     """Decode `path` to a uint8 array of shape (size, size, 3), padded to a square first;
     without `size`, the photo as it is (native size and aspect)."""
@@ -78,6 +124,7 @@ def load_image(path: str | Path, size: int | None = None):
             with Image.open(path) as img:
                 if size and img.format == "JPEG":
                     img.draft("RGB", (size, size))  # decode at reduced scale: much faster
+                _check_shape(path, *img.size, padded=bool(size))
                 img = ImageOps.exif_transpose(img)
                 img = _to_rgb8(img)
                 if size:
@@ -85,7 +132,7 @@ def load_image(path: str | Path, size: int | None = None):
                     if img.size != (size, size):  # already the right size: nothing to resample
                         img = img.resize((size, size), Image.Resampling.BILINEAR)
                 return np.asarray(img, dtype=np.uint8)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):
         raise ImageError(f"{path}: refused, too many pixels (decompression bomb?)") from None
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image file Pillow can read") from None
@@ -100,6 +147,10 @@ def load_image(path: str | Path, size: int | None = None):
     except (OSError, ValueError, SyntaxError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ImageError(f"{path}: unreadable image ({reason})") from None
+    except ImageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a decoder's own bug is still one bad file, not a crash
+        raise ImageError(f"{path}: unreadable image ({type(exc).__name__})") from None
 
 
 def image_size(path: Path) -> tuple[int, int]:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import base64
 import errno
 import hashlib
-import json
 import os
 import shutil
 import stat
 import tempfile
 import time
 import zipfile
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -26,9 +26,9 @@ from typing import Callable
 
 from glaucli.data import credentials as creds_mod
 from glaucli.data import neterrors
-from glaucli.data.layout import (CLASSES, SPLITS, Dataset, canonical, choose_root, read_manifest,
+from glaucli.data.layout import (CLASSES, MANIFEST, SPLITS, Dataset, canonical, choose_root, read_manifest,
                                  write_manifest)
-from glaucli.errors import InputError, Interrupted, WorkError
+from glaucli.errors import InputError, Interrupted, UsageError, WorkError
 
 DATASETS = {
     "v2": "deathtrooper/glaucoma-dataset-eyepacs-airogs-light-v2",
@@ -54,20 +54,22 @@ def resolve_dataset_ref(dataset: str) -> tuple[str, str]:
     if dataset in DATASETS:
         return DATASETS[dataset], dataset
     parts = dataset.strip("/").split("/")
-    if len(parts) != 2 or not all(parts):
-        from glaucli.errors import UsageError
-
+    if len(parts) != 2 or not all(p.strip(".") for p in parts):
         raise UsageError(f"unknown dataset {dataset!r}", hint="use v1, v2 or owner/slug")
     return dataset, parts[1]
 
 
 def _timeouts() -> tuple[float, float]:
-    read = float(os.environ.get("GLAUCLI_HTTP_TIMEOUT", "60"))
+    from glaucli.config import env_number
+
+    read = env_number("GLAUCLI_HTTP_TIMEOUT", 60, above=True)
     return min(read, 15.0), read
 
 
 def _backoff(attempt: int) -> float:
-    return float(os.environ.get("GLAUCLI_RETRY_BACKOFF", "2")) * 2 ** attempt
+    from glaucli.config import env_number
+
+    return env_number("GLAUCLI_RETRY_BACKOFF", 2) * 2 ** attempt
 
 
 # -- the Kaggle API (through kagglesdk) ------------------------------------------------
@@ -210,13 +212,32 @@ def _md5_of(path: Path) -> str:
     return _md5_prefix(path, path.stat().st_size).hexdigest()
 
 
+def _usable_state(state: dict | None, part: Path) -> bool:
+    """A download state file that can resume `part`: an object whose size (if known) is not
+    below what is already on disk."""
+    if state is None:
+        return False
+    size = state.get("size")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+        return False
+    if any(state.get(k) is not None and not isinstance(state.get(k), str) for k in ("etag", "md5")):
+        return False
+    have = part.stat().st_size if part.exists() else 0
+    return size is None or have <= size
+
+
 def fetch(api: _Api, ref: str, version: int, part: Path, progress: Progress | None) -> dict:
     """Stream the archive into `part`, resuming what is there; returns size and MD5."""
     import requests
     import urllib3
 
+    from glaucli.safety import read_json_object, write_json_atomic
+
     state_file = part.with_name(part.name + ".json")
-    state = json.loads(state_file.read_text()) if state_file.exists() and part.exists() else {}
+    state = read_json_object(state_file) if part.exists() else {}
+    if not _usable_state(state, part):  # unreadable or contradicting the part: start over
+        state = {}
+        part.unlink(missing_ok=True)
     session = requests.Session()
     url = api.signed_url(ref, version)
     error = ""
@@ -234,6 +255,11 @@ def fetch(api: _Api, ref: str, version: int, part: Path, progress: Progress | No
                     continue
                 if response.status_code == 416 and state.get("size") == have:
                     break  # already whole
+                if response.status_code == 416:  # our part does not fit the object: start over
+                    error = "the kept partial file does not match the archive; starting over"
+                    part.unlink(missing_ok=True)
+                    state = {}
+                    continue
                 if response.status_code not in (200, 206):
                     raise requests.HTTPError(f"storage answered {response.status_code}")
                 if response.status_code == 200:
@@ -242,7 +268,7 @@ def fetch(api: _Api, ref: str, version: int, part: Path, progress: Progress | No
                              "size": int(response.headers["Content-Length"])
                              if "Content-Length" in response.headers else None,
                              "md5": _expected_md5(response.headers)}
-                    state_file.write_text(json.dumps(state))
+                    write_json_atomic(state_file, state)
                 else:  # 206: the object's hash covers the whole object
                     state["md5"] = _expected_md5(response.headers) or state.get("md5")
                 if hashed != have:  # resuming a part this process has not hashed yet
@@ -299,6 +325,26 @@ def _zip_roots(names: list[str]) -> list[PurePosixPath]:
     return sorted(roots)
 
 
+_COMPRESSIONS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+_MAX_PARTS = 64  # folders deeper than this are no dataset (and would exhaust recursion)
+
+
+def _check_readable(info: zipfile.ZipInfo, rel: PurePosixPath, name_max: int) -> None:
+    """What would fail half-way through the extraction, refused before anything is written."""
+    name = info.filename
+    if info.flag_bits & 0x1:
+        raise InputError(f"archive member {name!r} is encrypted; glaucli cannot extract it",
+                         hint="re-create the archive without a password")
+    if info.compress_type not in _COMPRESSIONS:
+        raise InputError(f"archive member {name!r} uses compression method {info.compress_type}, "
+                         "which Python's zipfile cannot read", hint="re-create the archive with deflate")
+    if len(rel.parts) > _MAX_PARTS:
+        raise InputError(f"archive member {name[:80]!r}... is nested {len(rel.parts)} folders deep; refusing the archive")
+    if any(len(os.fsencode(part)) > name_max for part in rel.parts):
+        raise InputError(f"archive member {name[:80]!r}... has a name longer than this filesystem allows "
+                         f"({name_max} bytes); refusing the archive")
+
+
 def _check_member(info: zipfile.ZipInfo) -> None:
     name = info.filename
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in PurePosixPath(name.replace("\\", "/")).parts:
@@ -338,11 +384,25 @@ def install_archive(archive: Path, target: Path, source: dict, variant: str | No
                     and canonical(rel.parts[1]) in CLASSES and not info.is_dir()):
                 # Written under the canonical names: the normalised tree is always train/RG...
                 wanted.append((info, PurePosixPath(canonical(rel.parts[0]), canonical(rel.parts[1]), *rel.parts[2:])))
+        # Two spellings of one folder (NRG and nrg) merge into one: both are counted, and a
+        # file present in both would silently overwrite the other, so that is refused.
+        seen: dict[PurePosixPath, str] = {}
+        for info, rel in wanted:
+            if rel in seen:
+                raise InputError(f"archive members {seen[rel]!r} and {info.filename!r} both become {rel}",
+                                 hint="rename one of them; class folders are matched case-insensitively")
+            seen[rel] = info.filename
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            name_max = os.pathconf(target.parent, "PC_NAME_MAX")
+        except (OSError, ValueError):
+            name_max = 255
+        for info, rel in wanted:
+            _check_readable(info, rel, name_max)
         total = sum(i.file_size for i, _ in wanted)
         packed = max(1, sum(i.compress_size for i, _ in wanted))
         if total > MAX_RATIO * packed and total > 64 << 20:
             raise InputError(f"{archive} would expand {total // packed}x ({total >> 20} MiB): refusing a likely zip bomb")
-        target.parent.mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(target.parent).free
         if total > free:
             raise WorkError(f"not enough disk: the dataset needs {total >> 20} MiB, {free >> 20} MiB free")
@@ -372,7 +432,14 @@ def install_archive(archive: Path, target: Path, source: dict, variant: str | No
             if exc.errno == errno.ENOSPC:
                 raise WorkError("disk full while extracting; nothing was changed",
                                 hint="free space and re-run") from None
-            raise
+            if exc.errno == errno.ENAMETOOLONG:
+                raise InputError("an archive member's path is longer than this filesystem allows; "
+                                 "nothing was changed") from None
+            raise WorkError(f"extraction failed ({exc.strerror or type(exc).__name__}); nothing was changed") from None
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+            # A damaged member (bad CRC, truncated data) or a format zipfile cannot read.
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(f"{archive} is damaged or unreadable ({reason}); nothing was changed") from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return counts
@@ -409,12 +476,25 @@ def _lock(data_dir: Path, name: str):
         yield
 
 
+def _target(data_dir: Path, name: str) -> Path:
+    """DATA_DIR/NAME, checked before any work: NAME is one folder name, and an existing
+    folder there is replaced only if glaucli installed it (it has a manifest.json)."""
+    from glaucli.safety import component, may_replace
+
+    target = data_dir / component(name, "--name")
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"{target} exists and is not a folder; refusing to replace it",
+                         hint="choose another --name")
+    may_replace(target, lambda t: (t / MANIFEST).exists(), "--name")
+    return target
+
+
 def _complete(target: Path) -> DownloadResult | None:
     """The result for a target that already holds a complete dataset (it has a manifest)."""
     manifest = read_manifest(target)
     if manifest is None:
         return None
-    return DownloadResult(target, manifest["counts"], manifest["source"], already_complete=True)
+    return DownloadResult(target, manifest["counts"], manifest.get("source"), already_complete=True)
 
 
 def download(dataset: str, data_dir: Path, name: str | None = None, variant: str | None = None,
@@ -422,8 +502,9 @@ def download(dataset: str, data_dir: Path, name: str | None = None, variant: str
              warn: Callable[[str], None] | None = None) -> DownloadResult:
     """Download `dataset` (v1, v2, owner/slug) into `data_dir/<name>`."""
     ref, default_name = resolve_dataset_ref(dataset)
-    name = name or default_name
-    target = data_dir / name
+    name = default_name if name is None else name
+    target = _target(data_dir, name)
+    _timeouts(), _backoff(0)  # garbage in GLAUCLI_HTTP_TIMEOUT / _RETRY_BACKOFF: exit 2 before any work
     with _lock(data_dir, name):
         if not force and (done := _complete(target)):
             return done
@@ -449,8 +530,8 @@ def install_zip(archive: Path, data_dir: Path, name: str | None = None, variant:
     """`download --from-zip`: the same checks and layout for a hand-downloaded archive."""
     if not archive.is_file():
         raise InputError(f"{archive} does not exist" if not archive.exists() else f"{archive} is not a file")
-    name = name or archive.stem
-    target = data_dir / name
+    name = archive.stem if name is None else name
+    target = _target(data_dir, name)
     with _lock(data_dir, name):
         if not force and (done := _complete(target)):
             return done

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePath
 
-from glaucli.data.images import is_image_file
+from glaucli.data.images import walk_images
 from glaucli.data.labels import CLASSES, ClassMap, parse_classes
 from glaucli.errors import InputError
 
@@ -126,11 +126,7 @@ def list_images(folder: Path) -> list[Path]:
     """Image files under `folder`, recursively, any extension case, sorted."""
     if not folder.is_dir():
         return []
-    files = []
-    for current, dirs, names in os.walk(folder, followlinks=False):
-        dirs.sort()
-        files.extend(Path(current) / n for n in sorted(names) if is_image_file(Path(n)))
-    return files
+    return list(walk_images(folder))
 
 
 @dataclass
@@ -243,10 +239,19 @@ def write_manifest(target: Path, source: dict, counts: dict) -> Path:
 
 
 def read_manifest(target: Path) -> dict | None:
-    try:
-        return json.loads((target / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
+    """The manifest of a complete dataset; None when missing or corrupt (a list, no counts)."""
+    from glaucli.safety import read_json_object
+
+    manifest = read_json_object(target / MANIFEST)
+    return manifest if manifest is not None and isinstance(manifest.get("counts"), dict) else None
+
+
+def _field(manifest: dict, *keys: str) -> str | None:
+    """A text field of a manifest; anything else (a corrupt file) reads as missing."""
+    value = manifest
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def latest_download(data_dir: Path) -> tuple[Path | None, bool]:
@@ -254,7 +259,7 @@ def latest_download(data_dir: Path) -> tuple[Path | None, bool]:
     is synthetic: a downloaded dataset wins over any `glaucli sample` set."""
     if not data_dir.is_dir():
         return None, False
-    complete = [((m.get("source") or {}).get("kind") != "sample", m.get("created_at", ""), d)
+    complete = [(_field(m, "source", "kind") != "sample", _field(m, "created_at") or "", d)
                 for d in data_dir.iterdir() if d.is_dir() and (m := read_manifest(d)) is not None]
     if not complete:
         return None, False

@@ -7,7 +7,7 @@ import os
 from typing import TYPE_CHECKING
 
 from glaucli.engine import precision
-from glaucli.errors import InputError, UsageError
+from glaucli.errors import UsageError
 
 if TYPE_CHECKING:
     from glaucli.engine.train import TrainConfig
@@ -45,22 +45,34 @@ def setup_hardware(cfg: "TrainConfig", devices: dict) -> dict:
             "_strategy": strategy}
 
 
-def tf_config_workers() -> int:
-    """How many workers (chief included) TF_CONFIG names; 0 without TF_CONFIG."""
+def _tf_config() -> dict:
+    """TF_CONFIG as a dict ({} when unset); garbage is a usage error naming the variable."""
     import json
 
+    from glaucli.errors import UsageError
+
     try:
-        cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
-    except ValueError:
-        raise InputError("TF_CONFIG is not valid JSON") from None
+        config_ = json.loads(os.environ.get("TF_CONFIG", "") or "{}")
+    except (ValueError, RecursionError):
+        config_ = None
+    ok = (isinstance(config_, dict) and isinstance(config_.get("cluster", {}), dict)
+          and isinstance(config_.get("task", {}), dict)
+          and all(isinstance(v, list) for v in config_.get("cluster", {}).values()))
+    if not ok:
+        raise UsageError("TF_CONFIG is not a JSON object {\"cluster\": {...}, \"task\": {...}}",
+                         hint="unset TF_CONFIG, or see TensorFlow's multi-worker guide")
+    return config_
+
+
+def tf_config_workers() -> int:
+    """How many workers (chief included) TF_CONFIG names; 0 without TF_CONFIG."""
+    cluster = _tf_config().get("cluster", {})
     return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
 
 
 def is_chief() -> bool:
     """The one process that writes the run folder: TF_CONFIG's chief, else worker 0."""
-    import json
-
-    config_ = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    config_ = _tf_config()
     task = config_.get("task", {})
     if not task:
         return True

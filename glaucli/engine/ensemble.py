@@ -44,13 +44,21 @@ def combine(method: str, member_args: list[str], data: Path | None = None, name:
         raise UsageError(f"unknown ensemble method {method!r}", hint="methods: " + ", ".join(METHODS))
     if len(member_args) < 2:
         raise UsageError(f"an ensemble needs at least two members (got {len(member_args)})")
+    if name is not None:
+        from glaucli.safety import component
+
+        component(name, "--name")
     root = config.runs_dir(runs_dir)
     members = [runs.resolve_run(arg, root) for arg in member_args]
-    if not data and not (members[0].meta.get("data") or {}).get("path"):
+    if not data and not runs.meta_dataset(members[0].meta, members[0].path):
         raise InputError("the first member records no dataset; pass --data")
     dataset = collections.resolve(collections.from_record(members[0].meta.get("data"), data))
     val_pairs = dataset.require("validation")
     labels = [y for _, y in val_pairs]
+    if method == "stack" and min(labels.count(0), labels.count(1)) < 2:
+        raise InputError(f"stack fits its head by cross-validation on the validation split, which needs at least "
+                         f"2 images per class (it has {labels.count(0)} NRG, {labels.count(1)} RG)",
+                         hint="use a larger validation split, or ensemble mean/vote")
     models = [load_model(m.model_path) for m in members]
     sizes = [model_image_size(m) for m in models]
     report(f"Scoring {len(members)} members on {len(val_pairs)} validation images")

@@ -12,7 +12,7 @@ from glaucli.engine import calibration
 from glaucli.engine import metrics as screening
 from glaucli.engine.predict import TTA_VIEWS, load_model, scored_pairs, scores_of
 from glaucli.errors import InputError, UsageError
-from glaucli.runs import Run, write_json_atomic
+from glaucli.runs import Run, meta_data_record, write_json_atomic
 
 from glaucli.contract import VERDICTS  # noqa: F401 - re-exported for the CLI
 
@@ -29,6 +29,8 @@ def parse_gate(text: str | None) -> dict[str, float]:
             gate[name.strip()] = float(value)
         except ValueError:
             raise UsageError(f"--fail-under: {value!r} is not a number") from None
+        if not -1e9 < gate[name.strip()] < 1e9:  # NaN and infinities: a gate that means nothing
+            raise UsageError(f"--fail-under: {part!r} is not a finite number")
     return gate
 
 
@@ -54,6 +56,8 @@ def evaluate(run: Run, data: Path | collections.DataSpec | None = None, split: s
         raise UsageError("--target-specificity must be within (0, 1]")
     if bootstrap < 0:
         raise UsageError("--bootstrap must not be negative")
+    if output is not None and output.exists() and not output.is_dir():
+        raise UsageError(f"--output {output} is a file; give a folder")
     dataset = _collection(run, data, report)
     external = dataset.fingerprint() != (run.meta.get("data") or {}).get("fingerprint")
     if split is None:
@@ -118,7 +122,7 @@ def evaluate(run: Run, data: Path | collections.DataSpec | None = None, split: s
         plot_all(out, labels, scores, threshold, result["confusion"])
         calibration.plot(out / "calibration.png", labels, scores, before=raw if temperature else None)
     except Exception as exc:  # noqa: BLE001 - a plot never fails an evaluation
-        report(f"[yellow]Warning:[/] plots not written ({type(exc).__name__}: {exc})")
+        report(f"Warning: plots not written ({type(exc).__name__}: {exc})")
     return result, out
 
 
@@ -190,7 +194,7 @@ def _collection(run: Run, data, report: Callable[[str], None]) -> collections.Co
     """The collection to evaluate on: `data`, else the one the run recorded."""
     spec = data if isinstance(data, collections.DataSpec) else collections.DataSpec(path=data)
     if spec.path is None and spec.labels is None:
-        record = run.meta.get("data") or {}
+        record = meta_data_record(run.meta, run.path)
         if not record.get("path"):
             raise InputError(f"{run.path} records no dataset; pass --data")
         own = collections.from_record(record)
@@ -201,7 +205,7 @@ def _collection(run: Run, data, report: Callable[[str], None]) -> collections.Co
     for text in found.notes:
         report(text)
     for text in found.warnings:
-        report(f"[yellow]Warning:[/] {text}")
+        report(f"Warning: {text}")
     return found
 
 

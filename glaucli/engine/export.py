@@ -18,7 +18,7 @@ from glaucli.contract import RESEARCH_NOTE
 from glaucli.data import collection as collections
 from glaucli.data.labels import CLASSES
 from glaucli.errors import InputError, UsageError, WorkError
-from glaucli.runs import Run
+from glaucli.runs import Run, meta_data_record
 
 FORMATS = {"saved-model": "", "tflite": ".tflite", "onnx": ".onnx"}
 TOLERANCE = {False: 1e-4, True: 1e-2}  # float32, float16 weights
@@ -30,7 +30,7 @@ def _check_images(run: Run, size: int, count: int = 8):
 
     from glaucli.data.images import load_image
 
-    record = run.meta.get("data") or {}
+    record = meta_data_record(run.meta, run.path)
     try:
         pairs = collections.resolve(collections.from_record(record)).files("validation") if record.get("path") else []
     except InputError:
@@ -96,6 +96,22 @@ def _run_onnx(path: Path, x):
     return session.run(None, {session.get_inputs()[0].name: x})[0]
 
 
+def _swap(new: Path, target: Path) -> None:
+    """Rename `new` into place; a replaced previous export goes only once that succeeded."""
+    old = None
+    if target.is_dir():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except OSError:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def check_options(fmt: str, float16: bool) -> None:
     """Usage and missing-extra errors, before any run is looked up or loaded."""
     if fmt not in FORMATS:
@@ -106,20 +122,54 @@ def check_options(fmt: str, float16: bool) -> None:
         raise InputError("ONNX export needs tf2onnx and onnxruntime", hint='pip install "glaucli[export]"')
 
 
+def _sidecar(target: Path, fmt: str) -> Path:
+    return target / "meta.json" if fmt == "saved-model" else target.with_suffix(".meta.json")
+
+
+def _is_export(path: Path, fmt: str) -> bool:
+    """A previous glaucli export of this format (the only thing an export may replace)."""
+    if fmt == "saved-model":
+        return (path / "saved_model.pb").is_file() and _is_sidecar(path / "meta.json")
+    return path.is_file() and path.suffix == FORMATS[fmt]
+
+
+def _is_sidecar(path: Path) -> bool:
+    from glaucli.safety import read_json_object
+
+    meta = read_json_object(path)
+    return meta is not None and meta.get("format") in FORMATS and "run" in meta
+
+
+def output_path(run: Run, fmt: str, output: Path | None, float16: bool = False, force: bool = False) -> Path:
+    """Where the export goes, checked before any work: never the run itself or a folder holding
+    it, never over something that is not a previous export (files: unless `force`). A file
+    format given an existing folder goes inside it under the default name."""
+    from glaucli.safety import may_replace, not_an_input
+
+    default = ("model_fp16" if float16 else "model") + FORMATS[fmt] if fmt != "saved-model" else "saved_model"
+    target = output if output is not None else run.path / "export" / default
+    if fmt != "saved-model" and target.is_dir():
+        target = target / default
+    not_an_input(target, [run.path, run.model_path], "--output")
+    may_replace(target, lambda t: _is_export(t, fmt), "--output", force)
+    if fmt != "saved-model":
+        may_replace(_sidecar(target, fmt), _is_sidecar, "--output (its .meta.json)", force)
+    return target
+
+
 def export(run: Run, fmt: str, output: Path | None = None, float16: bool = False,
-           report=lambda text: None) -> dict:
+           report=lambda text: None, force: bool = False) -> dict:
     """Write the export atomically, run it on a few images, compare with Keras."""
     import numpy as np
 
     from glaucli.engine.predict import load_model, model_image_size
 
     check_options(fmt, float16)
+    target = output_path(run, fmt, output, float16, force)
     model = load_model(run.model_path)
     size = model_image_size(model)
     x, source = _check_images(run, size)
     expected = np.asarray(model.predict(x, verbose=0)).reshape(-1)  # also builds what export traces
-    target = output or run.path / "export" / (("model_fp16" if float16 else "model") + FORMATS[fmt]
-                                              if fmt != "saved-model" else "saved_model")
     target.parent.mkdir(parents=True, exist_ok=True)
     # Build beside the target, then rename: a failed export leaves no half file under its name.
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}{FORMATS[fmt]}")
@@ -133,9 +183,7 @@ def export(run: Run, fmt: str, output: Path | None = None, float16: bool = False
                 _tflite(model, tmp, float16)
             else:
                 _onnx(model, tmp)
-        if target.is_dir():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+        _swap(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
     runner = {"saved-model": _run_saved_model, "tflite": _run_tflite, "onnx": _run_onnx}[fmt]
@@ -146,7 +194,7 @@ def export(run: Run, fmt: str, output: Path | None = None, float16: bool = False
     diff = float(np.max(np.abs(got - expected)))
     size_bytes = (sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
                   if target.is_dir() else target.stat().st_size)
-    sidecar = (target / "meta.json") if target.is_dir() else target.with_suffix(".meta.json")
+    sidecar = _sidecar(target, fmt)
     sidecar.write_text(json.dumps({
         "schema": 1, "run": str(run.path), "format": fmt, "float16": float16, "image_size": size,
         "input": "raw RGB float32 0-255, shape (N, S, S, 3)", "output": "P(RG), shape (N, 1)",

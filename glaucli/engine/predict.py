@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from glaucli.data.images import ImageError, is_image_file, load_image
+from glaucli.data.images import ImageError, load_image, walk_images
 from glaucli.errors import InputError, brief
 
 
@@ -36,6 +36,8 @@ def load_model(path: Path):
             raise InputError(f"{path} needs unsafe deserialisation (e.g. a Lambda layer); refused",
                              hint="glaucli loads models in Keras safe mode only") from None
         raise InputError(f"{path} is not a usable Keras model ({brief(exc)})") from None
+    except RecursionError:
+        raise InputError(f"{path} is not a usable Keras model (its config is nested too deeply)") from None
     except (zipfile.BadZipFile, OSError, KeyError, EOFError) as exc:
         raise InputError(f"{path} is not a Keras model file or is truncated ({type(exc).__name__})") from None
     inputs = model.inputs
@@ -58,7 +60,10 @@ def find_images(inputs: Iterable[str]) -> Iterator[Path]:
     expanded = []
     for item in inputs:
         if any(ch in item for ch in "*?[") and not Path(item).exists():
-            matches = sorted(glob.glob(item, recursive=True))
+            try:
+                matches = sorted(glob.glob(item, recursive=True))
+            except RecursionError:  # glob's ** recurses once per folder level
+                raise InputError(f"{item} reaches folders nested too deeply; pass the folder instead") from None
             if not matches:
                 raise InputError(f"no file matches {item}")
             expanded.extend(Path(m) for m in matches)
@@ -68,23 +73,9 @@ def find_images(inputs: Iterable[str]) -> Iterator[Path]:
             raise InputError(f"{item} does not exist")
     for path in expanded:
         if path.is_dir():
-            yield from _walk(path)
+            yield from walk_images(path, follow_links=True)
         else:
             yield path
-
-
-def _walk(folder: Path) -> Iterator[Path]:
-    seen: set[tuple[int, int]] = set()
-    for current, dirs, files in os.walk(folder, followlinks=True):
-        st = os.stat(current)
-        if (st.st_dev, st.st_ino) in seen:  # a symlink loop: do not go round again
-            dirs[:] = []
-            continue
-        seen.add((st.st_dev, st.st_ino))
-        dirs.sort()
-        for name in sorted(files):
-            if is_image_file(Path(name)):
-                yield Path(current) / name
 
 
 @dataclass
@@ -99,13 +90,15 @@ def _load(path: Path, size: int, fundus: bool = False):
     """(image, error, fundus check or None); the check runs here, in the loader threads."""
     try:
         image = load_image(path, size)
+        if not fundus:
+            return image, None, None
+        from glaucli.data.fundus import check_fundus
+
+        return image, None, check_fundus(image)
     except ImageError as exc:
         return None, str(exc), None
-    if not fundus:
-        return image, None, None
-    from glaucli.data.fundus import check_fundus
-
-    return image, None, check_fundus(image)
+    except (Exception, RecursionError) as exc:  # noqa: BLE001 - one bad file never costs the batch
+        return None, f"{path}: unreadable image ({type(exc).__name__})", None
 
 
 def score_paths(model, paths: Iterable[Path], batch_size: int = 32, tta: bool = False,

@@ -14,10 +14,12 @@ run interrupted by Ctrl-C/SIGTERM resumes in the same folder with `resume()`.
 from __future__ import annotations
 
 import csv
+import math
 import os
 import platform
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
@@ -113,8 +115,8 @@ def _check(cfg: TrainConfig) -> None:
         raise UsageError("--epochs must be at least 1")
     if cfg.finetune_epochs < 0:
         raise UsageError("--finetune-epochs must not be negative")
-    if cfg.lr <= 0 or cfg.finetune_lr <= 0:
-        raise UsageError("learning rates must be positive")
+    if not (math.isfinite(cfg.lr) and math.isfinite(cfg.finetune_lr)) or cfg.lr <= 0 or cfg.finetune_lr <= 0:
+        raise UsageError("learning rates must be positive finite numbers")
     if cfg.recipe not in RECIPES:
         raise UsageError(f"--recipe must be one of {', '.join(RECIPES)}")
     if cfg.augment not in AUGMENTS:
@@ -134,12 +136,26 @@ def _check(cfg: TrainConfig) -> None:
         raise UsageError("--patience must be at least 1")
     if cfg.unfreeze is not None:
         classifier.resolve_unfreeze(cfg.unfreeze, 1)  # validates the form early
+    _check_values(cfg)
     if cfg.tensorboard:
         import importlib.util
 
         if importlib.util.find_spec("tensorboard") is None:
             raise InputError("--tensorboard needs the tensorboard package",
                              hint='pip install "glaucli[tensorboard]"')
+
+
+def _check_values(cfg: TrainConfig) -> None:
+    """Hardening (issue 16): names, seeds and sizes that would fail only after minutes of work."""
+    from glaucli.safety import component, max_image_size
+
+    if cfg.name is not None:
+        component(cfg.name, "--name")
+    if cfg.seed is not None and not 0 <= cfg.seed < 2**32:
+        raise UsageError(f"--seed must be within 0 .. {2**32 - 1} (got {cfg.seed})")
+    if cfg.image_size is not None and cfg.image_size > max_image_size(cfg.batch_size):
+        raise UsageError(f"--image-size {cfg.image_size} cannot fit in memory with --batch-size {cfg.batch_size}",
+                         hint=f"at most {max_image_size(cfg.batch_size)} px at this batch size")
 
 
 def _weights(cfg: TrainConfig, bb: backbones.Backbone) -> str | None:
@@ -443,11 +459,25 @@ def _train(cfg: TrainConfig, report: Report) -> TrainResult:
         "note": RESEARCH_NOTE,
     }
     runs.write_meta(run, meta)
-    report("start", {"backbone": meta["backbone"], "image_size": size, "device": devices,
-                     "hardware": meta["hardware"], "train": len(train_pairs),
-                     "validation": len(val_pairs), "data": str(dataset.root), "run": str(run)})
-    return _fit(run, meta, built.model, twin, _fresh_state(), phases, train_pairs, val_pairs,
-                hardware, report)
+    with _fails_run(run, meta):
+        report("start", {"backbone": meta["backbone"], "image_size": size, "device": devices,
+                         "hardware": meta["hardware"], "train": len(train_pairs),
+                         "validation": len(val_pairs), "data": str(dataset.root), "run": str(run)})
+        return _fit(run, meta, built.model, twin, _fresh_state(), phases, train_pairs, val_pairs,
+                    hardware, report)
+
+
+@contextmanager
+def _fails_run(run: Path, meta: dict):
+    """Any error after meta.json says `running` leaves it `failed` (or `interrupted`), never
+    `running`: a run that looks alive would block nothing but mislead `glaucli runs`."""
+    try:
+        yield
+    except BaseException:
+        if meta.get("status") == "running":
+            meta.update(status="failed", finished_at=runs.now(), resume=f"glaucli train --resume {run}")
+            runs.write_meta(run, meta)
+        raise
 
 
 def resume(run_arg: str | Path, overrides: dict, runs_dir: Path | None = None,
@@ -466,6 +496,7 @@ def _resume(run_arg: str | Path, overrides: dict, runs_dir: Path | None, report:
     meta = runs.read_meta(run)
     if meta is None or "args" not in meta:
         raise InputError(f"{run_arg} is not a training run folder with a meta.json")
+    _check_resume_meta(meta, run)
     if meta.get("status") == "complete":
         raise InputError(f"{run} is already complete; nothing to resume")
     unsafe = sorted(k for k, v in overrides.items()
@@ -499,9 +530,33 @@ def _resume(run_arg: str | Path, overrides: dict, runs_dir: Path | None, report:
         state["best_weights"] = load_model(run / runs.BEST).get_weights()
     meta.update(status="running", args=_effective_args(cfg, size, weights, phases), phases=[asdict(p) for p in phases], resumed_at=runs.now())
     runs.write_meta(run, meta)
-    report("resume", {"run": str(run), "phase": phases[min(state["phase_index"], len(phases) - 1)].name,
-                      "epoch": state["epoch"], "seconds": time.monotonic() - start})
-    return _fit(run, meta, model, twin, state, phases, train_pairs, val_pairs, hardware, report)
+    with _fails_run(run, meta):
+        report("resume", {"run": str(run), "phase": phases[min(state["phase_index"], len(phases) - 1)].name,
+                          "epoch": state["epoch"], "seconds": time.monotonic() - start})
+        return _fit(run, meta, model, twin, state, phases, train_pairs, val_pairs, hardware, report)
+
+
+_TYPES = {"str": str, "Path": str, "int": int, "float": (int, float), "bool": bool, "None": type(None),
+          "list[str]": list}
+
+
+def _check_resume_meta(meta: dict, run: Path) -> None:
+    """meta.json's training arguments, seed and dataset, of the types train() wrote (exit 3 if not)."""
+    args, hints = meta["args"], {f.name: f.type for f in fields(TrainConfig)}
+    bad = [] if isinstance(args, dict) else ["args"]
+    for key, value in (args.items() if isinstance(args, dict) else ()):
+        allowed = tuple(_TYPES[t.strip()] for t in str(hints.get(key, "None")).split("|") if t.strip() in _TYPES)
+        if key in hints and (not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed)):
+            bad.append(f"args.{key}")
+    if not isinstance(meta.get("seed"), int) or isinstance(meta.get("seed"), bool):
+        bad.append("seed")
+    if not isinstance(meta.get("data"), dict):
+        bad.append("data")
+    else:
+        runs.meta_data_record(meta, run)  # its path and spec: exit 3 naming the file if corrupt
+    if bad:
+        raise InputError(f"{run / runs.META} is corrupt ({', '.join(bad)} of the wrong type); cannot resume",
+                         hint="start a new run with glaucli train")
 
 
 def _collection(spec: collections.DataSpec, cfg: TrainConfig, report: Report) -> collections.Collection:
@@ -548,12 +603,17 @@ def _load_state(run: Path) -> dict | None:
 
     try:
         state = json.loads((run / STATE).read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(state, dict):
         return None
     state = {**_fresh_state(), **state}
     if state.get("best") is None and state.get("best_auc") is not None:  # a state.json of 0.1
         state["best"] = {"val_auc": state.pop("best_auc"), "val_loss": float("inf")}
-    return state
+    counters = all(isinstance(state[k], int) and not isinstance(state[k], bool) and state[k] >= 0
+                   for k in ("phase_index", "phase_epoch", "epoch"))
+    tracked = all(isinstance(state[k], dict) and isinstance(state[k].get("wait", 0), int) for k in ("stop", "plateau"))
+    return state if counters and tracked else None  # garbage: treated as unreadable
 
 
 def _unreadable_image(exc: BaseException) -> str | None:

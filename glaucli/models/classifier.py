@@ -234,6 +234,8 @@ def resolve_unfreeze(value: str, n_layers: int) -> int:
         number = float(value)
     except ValueError:
         raise UsageError(f"--unfreeze must be all, a layer count or a fraction (got {value!r})") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise UsageError(f"--unfreeze must be a finite number (got {value!r})")
     if number < 0:
         raise UsageError("--unfreeze must not be negative")
     if 0 < number < 1:

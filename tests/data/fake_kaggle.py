@@ -106,6 +106,8 @@ class FakeKaggle:
                 rng = self.headers.get("Range")
                 if rng and not b.ignore_range and self.headers.get("If-Range") in (None, etag):
                     start = int(rng.removeprefix("bytes=").split("-")[0])
+                    if start >= len(data):  # as real storage does: nothing to send from there
+                        return self._json(416, {"code": 416, "message": "range not satisfiable"})
                     self.send_response(206)
                     self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
                 else:

@@ -1,0 +1,151 @@
+"""Nothing is lost: the checks every path glaucli writes to goes through.
+
+Three rules (README, "What glaucli guarantees"): a name the user gives is one
+path component; an output path that is one of the inputs is refused; glaucli
+never deletes or replaces what it did not create. Plus the file helpers that
+keep what glaucli itself wrote readable: temp-and-rename writes, and reads
+that say "unreadable" instead of raising on garbage.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Iterable
+
+from glaucli.errors import UsageError
+
+NAME_MAX = 255  # bytes per path component on every common filesystem
+
+
+def component(name: str, option: str) -> str:
+    """`name` if it is usable as one folder name under a glaucli folder, else a UsageError
+    naming `option`. Refuses '', '.', '..', separators, NUL and over-long names."""
+    reason = None
+    if not name or not name.strip():
+        reason = "is empty"
+    elif name in (".", "..") or name.strip(".") == "":
+        reason = "is not a folder name"
+    elif any(sep in name for sep in ("/", "\\", "\0")):
+        reason = "contains a path separator"
+    elif len(os.fsencode(name)) > NAME_MAX:
+        reason = f"is longer than {NAME_MAX} bytes"
+    if reason:
+        raise UsageError(f"{option} {name!r} {reason}",
+                         hint="give a plain name such as my-run (one folder, no / or ..)")
+    return name
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    try:
+        return Path(os.path.realpath(child)).is_relative_to(os.path.realpath(parent))
+    except (OSError, ValueError):
+        return False
+
+
+def not_an_input(output: Path, inputs: Iterable[Path], option: str) -> None:
+    """Refuse (exit 2) an output path that is one of the inputs, holds one, or lies inside
+    an input folder that will be replaced (`output` is written, then maybe renamed over)."""
+    for item in inputs:
+        item = Path(item)
+        if _same(output, item) or (output.is_dir() and _inside(item, output)):
+            raise UsageError(f"{option} {output} is one of the inputs ({item}); refusing to write over it",
+                             hint=f"choose another {option} path")
+
+
+def may_replace(target: Path, is_ours, option: str, force: bool = False) -> None:
+    """Refuse (exit 2) to replace an existing `target` glaucli did not write: `is_ours(target)`
+    says whether it holds the kind being written (e.g. a previous export). Empty folders and
+    missing paths are always fine; `force` allows replacing a file, never a non-empty folder
+    glaucli did not write."""
+    if not target.exists() and not target.is_symlink():
+        return
+    if target.is_dir() and not target.is_symlink():
+        try:
+            empty = not any(target.iterdir())
+        except OSError:
+            empty = False
+        if empty or is_ours(target):
+            return
+        raise UsageError(f"{option} {target} is an existing folder glaucli did not write; refusing to replace it",
+                         hint=f"choose a new {option} path (a previous glaucli output there is replaced)")
+    if force or is_ours(target):
+        return
+    raise UsageError(f"{option} {target} exists and is not a file glaucli wrote; refusing to replace it",
+                     hint=f"choose another {option} path, or pass --force to replace it")
+
+
+# -- files glaucli writes and reads back ------------------------------------------------------
+
+def finite(data):
+    """`data` with NaN and infinities as None: JSON has no NaN (json.dumps would write one)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: finite(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite(v) for v in data]
+    return data
+
+
+def dumps(data, indent: int | None = 2) -> str:
+    """Strict JSON (no NaN): what every --json line and every file glaucli writes uses."""
+    return json.dumps(finite(data), indent=indent, default=str, allow_nan=False)
+
+
+def write_json_atomic(path: Path, data) -> None:
+    """Temp file beside the target, then rename: a crash never leaves half a file."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(dumps(data) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_json_object(path: Path) -> dict | None:
+    """The JSON object in `path`, or None when it is missing, unreadable, or not an object."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError, RecursionError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def output_file(path: Path, inputs: Iterable[Path], option: str, suffixes: tuple[str, ...],
+                force: bool = False) -> None:
+    """An output file: not an input, not a folder, and replacing only a file of its own kind
+    (by suffix, e.g. a previous .csv) unless `force`."""
+    if path.is_dir():
+        raise UsageError(f"{option} {path} is a folder; give a file name")
+    if path.exists():
+        not_an_input(path, inputs, option)
+    may_replace(path, lambda p: p.suffix.lower() in suffixes, option, force)
+
+
+def memory_bytes() -> int:
+    """Physical memory (or the address-space limit, if lower): what a size estimate must fit in."""
+    import resource
+
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        total = 1 << 40
+    soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+    return min(total, soft) if soft != resource.RLIM_INFINITY else total
+
+
+def max_image_size(batch_size: int) -> int:
+    """The largest square input side whose float32 batch (x ~8 for activations and copies)
+    fits in half the memory: a rough bound that only refuses sizes that cannot work."""
+    budget = memory_bytes() // 2
+    return max(16, math.isqrt(budget // (max(1, batch_size) * 3 * 4 * 8)))
