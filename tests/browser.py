@@ -36,6 +36,11 @@ class Browser:
             high_r, high_w = os.dup(to_browser_r), os.dup(from_browser_w)  # never dup2 an fd onto itself
             os.dup2(high_r, 3)
             os.dup2(high_w, 4)
+            # The suite's RLIMIT_AS cap (conftest.py) is for glaucli; V8 reserves terabytes of
+            # address space it never uses, so the browser gets the hard limit back.
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, (resource.getrlimit(resource.RLIMIT_AS)[1],) * 2)
 
         self.proc = subprocess.Popen([binary, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -125,13 +125,12 @@ def test_1500_nested_folders_are_walked(cli, trained, deep_tree):
 
 
 def test_nested_class_folders_are_counted(cli, deep_tree):
-    data = make_sample(deep_tree.parent / "set", per_class=4, size=32)
+    data = make_sample(deep_tree / "set", per_class=4, size=32)  # removed by the fixture, pass or fail
     nested = data / "train" / "RG"
     leaf = _deep(nested, 1200)
     shutil.copy(sorted(nested.glob("*.jpg"))[0], leaf / "deep.jpg")
     counts = cli.json("data", data)["counts"]
     assert counts["train"]["RG"] == 5
-    _remove_deep(nested / "d")
 
 
 def test_deeply_nested_model_config_and_meta_are_one_line(cli, trained, tmp_path):
@@ -235,4 +234,4 @@ def test_two_spellings_of_a_class_folder(cli, tmp_path):
     (folders / "train" / "nrg").mkdir()
     shutil.copy(sorted((folders / "train" / "NRG").iterdir())[0], folders / "train" / "nrg" / "x.jpg")
     result = cli("data", folders)
-    assert "train/nrg (beside train/NRG)" in result.stderr
+    assert "NRG + nrg" in result.stderr  # both read as one class, and said so

@@ -47,10 +47,11 @@ def test_export_onto_an_existing_folder_keeps_it(cli, run_copy, tmp_path):
 
 
 @pytest.mark.parametrize("where, fmt", [("run", "saved-model"), ("runs", "saved-model"), ("model", "tflite"),
-                                        ("model", "onnx")])
+                                        ("model", "onnx"), ("meta", "tflite")])
 def test_export_onto_the_run_itself_is_refused(cli, run_copy, where, fmt):
     """(A file format given a folder writes inside it: RUN/model.tflite loses nothing.)"""
-    target = {"run": run_copy, "runs": run_copy.parent.parent, "model": run_copy / "best.keras"}[where]
+    target = {"run": run_copy, "runs": run_copy.parent.parent, "model": run_copy / "best.keras",
+              "meta": run_copy / "meta.json"}[where]
     before = _tree(run_copy)
     result = cli("export", run_copy, "-f", fmt, "-o", target, "--force", code=None)
     assert result.exit_code in (2, 3) and _tree(run_copy) == before
@@ -155,3 +156,15 @@ def test_train_and_ensemble_names_are_one_folder_name(cli, tmp_path, name):
     assert "--name" in _error(cli("train", "basic-cnn", "--data", data, "--name", name, "--epochs", "1", code=2))
     assert "--name" in _error(cli("ensemble", "mean", "a", "b", "--name", name, code=2))
     assert not (tmp_path / "runs").exists() and not (tmp_path / "outside").exists()
+
+
+def test_report_and_split_outputs_are_never_inputs(cli, run_copy, tmp_path):
+    before = _tree(run_copy)
+    assert "--output" in _error(cli("report", run_copy, "-o", run_copy / "best.keras", code=2))
+    assert "--output" in _error(cli("report", run_copy, "-o", run_copy / "meta.json", code=2))
+    assert _tree(run_copy) == before
+    data = make_sample(tmp_path / "flat", per_class=4, size=32)
+    photo = sorted((data / "train" / "RG").glob("*.jpg"))[0]
+    original = photo.read_bytes()
+    assert "DEST" in _error(cli("split", data, photo, code=2))
+    assert photo.read_bytes() == original

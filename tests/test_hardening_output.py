@@ -47,7 +47,7 @@ def test_every_console_channel_is_scrubbed(capsys, monkeypatch, how):
 
 def test_retry_warning_with_the_key_in_a_redirect_url_is_scrubbed(cli, monkeypatch):
     """The server put the key into the signed URL; the retry warning quoted the URL."""
-    from glaucli.data import kaggle
+    from glaucli.data import kaggle, neterrors
 
     class LeakyApi:
         def __init__(self, found, warn):
@@ -57,7 +57,22 @@ def test_retry_warning_with_the_key_in_a_redirect_url_is_scrubbed(cli, monkeypat
             return 1
 
         def signed_url(self, ref, version):
-            return f"http://127.0.0.1:9/s?k={SECRET}"  # nothing listens: ConnectionError quoting it
+            return f"http://127.0.0.1:9/s?k={SECRET}"  # nothing listens there
+
+        def offline_hint(self, ref, kept=0):
+            return "check the network"
+
+    class QuotingFailure:  # a library error that quotes the URL it failed on
+        def __init__(self, url):
+            self.url = url
+
+        def __str__(self):
+            return f"connection reset at {self.url}"
+
+        def worth_retrying(self, attempt):
+            return True
+
+    monkeypatch.setattr(neterrors, "describe", lambda exc, url=None: QuotingFailure(url))
 
     monkeypatch.setenv("KAGGLE_USERNAME", "dora")
     monkeypatch.setenv("KAGGLE_KEY", SECRET)

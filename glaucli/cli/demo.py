@@ -51,7 +51,7 @@ def demo(
     else:
         console.info(f"Reusing {data}")
     console.err.rule("2/5  The dataset")
-    console.emit(counts_table(Dataset(data).counts(), title=f"Dataset {data}"))
+    console.emit(counts_table(Dataset(data).counts(), title=f"Dataset {console.escape(data)}"))
 
     console.err.rule("3/5  Training basic-cnn (the original project's simple CNN) at 64 px")
     result = train(TrainConfig(backbone="basic-cnn", data=data, runs_dir=runs_dir, image_size=64,

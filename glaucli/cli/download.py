@@ -50,7 +50,7 @@ def download(
         console.emit_json({"path": str(result.path), "already_complete": result.already_complete,
                            "source": result.source, "counts": result.counts})
     else:
-        console.emit(counts_table(result.counts, title=f"Dataset {result.path}"))
+        console.emit(counts_table(result.counts, title=f"Dataset {console.escape(result.path)}"))
 
 
 def register(app: typer.Typer) -> None:

@@ -8,9 +8,7 @@ from glaucli.data.layout import CLASSES
 
 
 def counts_table(counts: dict[str, dict[str, int]], title: str | None = None) -> Table:
-    from glaucli.console import escape
-
-    table = Table(title=escape(title) if title else None)
+    table = Table(title=title)  # markup: callers escape the user parts
     table.add_column("split")
     for cls in CLASSES:
         table.add_column(cls, justify="right")

@@ -34,6 +34,11 @@ def report(
     options.check_split(split)
     options.refuse_stdout(output, "--output")
     resolved = resolve_run(run, config.runs_dir(runs_dir))
+    if output is not None:
+        from glaucli.runs import META
+        from glaucli.safety import output_file
+
+        output_file(output, [resolved.model_path, resolved.path / META], "--output", (".html", ".htm"))
     with console.Progress(f"Evaluating {resolved.name} on {split}", None, "images") as bar:
         made = build_report(resolved, split, data, output, gallery, batch_size, on_batch=bar.update,
                             report=console.info)

@@ -49,7 +49,7 @@ def sample(
     if json_out:
         console.emit_json({"path": str(dest), "counts": counts})
     else:
-        console.emit(counts_table(counts, title=f"Sample set in {dest}"))
+        console.emit(counts_table(counts, title=f"Sample set in {console.escape(dest)}"))
 
 
 def register(app: typer.Typer) -> None:

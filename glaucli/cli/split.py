@@ -16,7 +16,7 @@ def split(
     dest: Annotated[Path, typer.Argument(help="The manifest CSV to write (path,label,split); a new file.", show_default=False)],
     val: Annotated[float, typer.Option("--val", help="Share of images for validation.")] = 0.1,
     test: Annotated[float, typer.Option("--test", help="Share of images for test.")] = 0.1,
-    seed: Annotated[int, typer.Option("--seed", help="Same seed, same split.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Same seed, same split.")] = 0,
     group_column: Annotated[Optional[str], typer.Option("--group-column", help="CSV column of patient/eye ids: a group never straddles two splits.", show_default=False)] = None,
     labels: options.Labels = None,
     classes: options.Classes = None,
@@ -43,6 +43,9 @@ def split(
     spec.group_column = group_column
     found = resolve(spec, config.data_dir(None))
     options.announce(found)
+    from glaucli.safety import output_file
+
+    output_file(dest, [src, *([labels] if labels else []), *(p for p, _, _ in found.entries)], "DEST", (".csv",))
     if found.splits():
         console.info(f"{found.root} already has splits ({', '.join(found.splits())}); splitting every image anew")
     labels_of = [label for _, label, _ in found.entries]

@@ -125,8 +125,9 @@ def from_record(record: dict | None, path: Path | None = None) -> DataSpec:
     """The DataSpec a run recorded (older runs: just a folder); `path` replaces it whole."""
     if path is not None:
         return DataSpec(Path(path))
-    record = record or {}
-    spec = DataSpec(**{k: v for k, v in (record.get("spec") or {}).items() if k in DataSpec.__dataclass_fields__})
+    record = record if isinstance(record, dict) else {}  # a corrupt record: runs.meta_data_record says so
+    fields = record.get("spec") if isinstance(record.get("spec"), dict) else {}
+    spec = DataSpec(**{k: v for k, v in fields.items() if k in DataSpec.__dataclass_fields__})
     if spec.path is None and record.get("path"):
         spec.path = record["path"]
     spec.path = Path(spec.path) if spec.path else None

@@ -59,7 +59,8 @@ def evaluate(run: Run, data: Path | collections.DataSpec | None = None, split: s
     if output is not None and output.exists() and not output.is_dir():
         raise UsageError(f"--output {output} is a file; give a folder")
     dataset = _collection(run, data, report)
-    external = dataset.fingerprint() != (run.meta.get("data") or {}).get("fingerprint")
+    recorded = run.meta.get("data") if isinstance(run.meta.get("data"), dict) else {}
+    external = dataset.fingerprint() != recorded.get("fingerprint")
     if split is None:
         split = "test" if "test" in dataset.splits() else collections.ALL
         report(f"Evaluating split {split}")

@@ -150,7 +150,7 @@ def output_path(run: Run, fmt: str, output: Path | None, float16: bool = False, 
     target = output if output is not None else run.path / "export" / default
     if fmt != "saved-model" and target.is_dir():
         target = target / default
-    not_an_input(target, [run.path, run.model_path], "--output")
+    not_an_input(target, [run.path, run.model_path, run.path / "meta.json", run.path / "last.keras"], "--output")
     may_replace(target, lambda t: _is_export(t, fmt), "--output", force)
     if fmt != "saved-model":
         may_replace(_sidecar(target, fmt), _is_sidecar, "--output (its .meta.json)", force)
