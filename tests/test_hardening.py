@@ -92,7 +92,9 @@ def test_file_disappearing_during_training_is_one_line_and_resumable(cli, tmp_pa
 
     with pytest.raises(Exception) as err:
         engine.train(engine.TrainConfig(backbone="basic-cnn", data=data, runs_dir=tmp_path / "runs", image_size=32,
-                                        batch_size=4, epochs=4, augment="none", seed=0), report=vanish)
+                                        batch_size=4, epochs=4, augment="none", seed=0,
+                                        cache="none"),  # a decoded-image cache would never read it again
+                     report=vanish)
     assert type(err.value).__name__ == "WorkError" and str(victim) in err.value.message
     run = tmp_path / "runs" / "train" / "basic-cnn"
     assert read_meta(run)["status"] == "failed" and (run / "last.keras").is_file()
