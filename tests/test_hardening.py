@@ -155,7 +155,8 @@ def _archive(tmp_path) -> Path:
 def test_disk_full_and_ctrl_c_while_extracting_leave_previous_tree(cli, tmp_path, monkeypatch):
     import builtins
 
-    from glaucli.data import kaggle
+    from glaucli.data import archive as extraction
+    from glaucli.data import download
 
     archive = _archive(tmp_path)
     cli("download", "--from-zip", archive, "--name", "set")
@@ -174,7 +175,7 @@ def test_disk_full_and_ctrl_c_while_extracting_leave_previous_tree(cli, tmp_path
             return Full()
         return real_open(path, mode, *a, **k)
 
-    monkeypatch.setattr(kaggle, "open", fake_open, raising=False)
+    monkeypatch.setattr(extraction, "open", fake_open, raising=False)
     assert "disk full" in _one_line_error(cli("download", "--from-zip", archive, "--name", "set", "--force", code=1))
     monkeypatch.undo()
     assert writes["n"] == 1
@@ -184,7 +185,7 @@ def test_disk_full_and_ctrl_c_while_extracting_leave_previous_tree(cli, tmp_path
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        kaggle.install_zip(archive, tmp_path / "data", "set", force=True, on_extract=interrupt)
+        download.install_zip(archive, tmp_path / "data", "set", force=True, on_extract=interrupt)
     assert sorted(p.relative_to(target) for p in target.rglob("*")) == before
     assert not [p for p in (tmp_path / "data").iterdir() if p.name.startswith(".set.extract")]
 

@@ -28,7 +28,7 @@ def download(
     """
     options.apply(quiet)
     from glaucli.cli.render import counts_table
-    from glaucli.data import kaggle
+    from glaucli.data import download
 
     root = config.data_dir(data_dir)
     with console.Progress("Downloading", None, "bytes") as fetch_bar, \
@@ -38,10 +38,10 @@ def download(
             extract_bar.update(done, total)
 
         if from_zip is not None:
-            result = kaggle.install_zip(from_zip, root, name, variant, force, on_extract=on_extract)
+            result = download.install_zip(from_zip, root, name, variant, force, on_extract=on_extract)
         else:
-            result = kaggle.download(dataset, root, name, variant, force, on_bytes=fetch_bar.update,
-                                     on_extract=on_extract, warn=console.warn)
+            result = download.download(dataset, root, name, variant, force, on_bytes=fetch_bar.update,
+                                       on_extract=on_extract, warn=console.warn)
     if result.already_complete:
         console.info(f"{result.path} is already complete; nothing to do (--force downloads again)")
     else:
