@@ -60,3 +60,15 @@ def test_the_walk_sees_imports_inside_functions(tmp_path):
     source = "def f():\n    from glaucli import console\n    import glaucli.cli.app\n"
     (tmp_path / "m.py").write_text(source)
     assert _imports(tmp_path / "m.py", _modules()) >= {"glaucli.console", "glaucli.cli.app"}
+
+
+def test_library_messages_carry_no_rich_markup():
+    """Engine, data and model messages are plain text: the CLI decides how to show them (an
+    exception text inside `[yellow]...[/]` would be read as markup)."""
+    import re
+
+    markup = re.compile(r"\[/?(?:bold|dim|italic|red|green|yellow|blue|cyan|magenta)\b[^\]]*\]|\[/\]")
+    offenders = [f"{path.relative_to(PACKAGE.parent)}:{number}"
+                 for name, path in _modules().items() if name.startswith(LIBRARY)
+                 for number, line in enumerate(path.read_text().splitlines(), 1) if markup.search(line)]
+    assert offenders == []
