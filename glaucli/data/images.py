@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import stat
-import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -117,21 +116,21 @@ def load_image(path: str | Path, size: int | None = None):
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block Pillow forever
             raise ImageError(f"{path}: not a regular file")
-        with warnings.catch_warnings():
-            # Pillow only warns between its two bomb limits: refuse there too.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-            with Image.open(path) as img:
-                if size and img.format == "JPEG":
-                    img.draft("RGB", (size, size))  # decode at reduced scale: much faster
-                _check_shape(path, *img.size, padded=bool(size))
-                img = ImageOps.exif_transpose(img)
-                img = _to_rgb8(img)
-                if size:
-                    img = pad_square(img)
-                    if img.size != (size, size):  # already the right size: nothing to resample
-                        img = img.resize((size, size), Image.Resampling.BILINEAR)
-                return np.asarray(img, dtype=np.uint8)
+        # Pillow only warns between its two bomb limits; _check_shape refuses there itself.
+        # (No warnings.catch_warnings here: it is not thread-safe, and images load in
+        # threads, so it left an "error" filter behind in the caller's process.)
+        Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+        with Image.open(path) as img:
+            if size and img.format == "JPEG":
+                img.draft("RGB", (size, size))  # decode at reduced scale: much faster
+            _check_shape(path, *img.size, padded=bool(size))
+            img = ImageOps.exif_transpose(img)
+            img = _to_rgb8(img)
+            if size:
+                img = pad_square(img)
+                if img.size != (size, size):  # already the right size: nothing to resample
+                    img = img.resize((size, size), Image.Resampling.BILINEAR)
+            return np.asarray(img, dtype=np.uint8)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):
         raise ImageError(f"{path}: refused, too many pixels (decompression bomb?)") from None
     except UnidentifiedImageError:
