@@ -49,14 +49,18 @@ def resume(run: str | Path, overrides: dict | None = None, runs_dir: Path | None
 
 
 def evaluate(run: str | Path | None = None, data: Path | None = None, split: str | None = "test",
-             runs_dir: Path | None = None, **options) -> tuple[dict, Path]:
+             runs_dir: Path | None = None, save: bool = True, **options) -> tuple[dict, Path | None]:
     """Evaluate a run (a folder, a name under the runs folder, a .keras file; None: the latest
     complete run) on a split; returns (the metrics document, the folder it was written to).
-    `options`: those of glaucli.engine.evaluate.evaluate (threshold, tta, bootstrap, output...)."""
+    With save=False nothing is written (the folder is None). `options`: those of
+    glaucli.engine.evaluate.evaluate (threshold, tta, bootstrap, output...)."""
     from glaucli import config, runs
-    from glaucli.engine.evaluate import evaluate as run_evaluation
+    from glaucli.engine import evaluate as engine
 
-    return run_evaluation(runs.resolve_run(run, config.runs_dir(runs_dir)), data, split, **options)
+    resolved = runs.resolve_run(run, config.runs_dir(runs_dir))
+    if save:
+        return engine.evaluate(resolved, data, split, **options)
+    return engine.assess(resolved, data, split, **options).result, None
 
 
 def predict(images: Iterable[str | Path], run: str | Path | None = None, threshold: float | None = None,

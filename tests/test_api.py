@@ -68,8 +68,11 @@ def test_train_resume_evaluate_predict_leave_the_process_as_they_found_it(tmp_pa
 
         keras().mixed_precision.set_global_policy("float32")
         before = _state()
+        unsaved, nowhere = api.evaluate(run, split="validation", bootstrap=0, save=False)
+        assert nowhere is None and not (run / "eval").exists()  # a notebook's evaluation writes nothing
         metrics, folder = api.evaluate(run, split="validation", bootstrap=0)
         assert metrics["schema"] == 1 and (folder / "metrics.json").is_file()
+        assert metrics["metrics"] == unsaved["metrics"]
         answers = list(api.predict([data / "test"], run, ood_check=False, explain_dir=tmp_path / "cams"))
         assert len(answers) == 4 and {a.label for a in answers} <= {"RG", "NRG"}
         assert all(0 <= a.probability <= 1 and a.error is None and a.explanation.is_file() for a in answers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -39,15 +40,40 @@ def failed_gate(result: dict, gate: dict[str, float]) -> list[str]:
             if not result["metrics"][name] >= bound]
 
 
+@dataclass
+class Evaluation:
+    """What an evaluation found, before anything is written (save_evaluation writes it)."""
+
+    result: dict  # the metrics document (metrics.json)
+    run: Run
+    pairs: list  # (path, label) in order
+    raw: list[float]  # P(RG) as the model gave it
+    scores: list[float]  # after the run's temperature scaling, if any
+    flags: list[bool] | None  # not assessed by the distribution check (None: no check ran)
+    folder: str  # the default folder name under the run's eval/
+
+
 def evaluate(run: Run, data: Path | collections.DataSpec | None = None, split: str | None = "test",
              threshold: float | None = None, target_specificity: float | None = None, tta: bool = False,
              bootstrap: int = 1000, output: Path | None = None, batch_size: int = 32,
              on_batch: Callable[[int, int], None] | None = None,
              report: Callable[[str], None] = lambda text: None, ood_check: bool = True) -> tuple[dict, Path]:
+    """assess() then save_evaluation(): writes metrics.json, predictions.csv and plots;
+    returns (the metrics document, the output folder)."""
+    if output is not None and output.exists() and not output.is_dir():
+        raise UsageError(f"--output {output} is a file; give a folder")
+    found = assess(run, data, split, threshold, target_specificity, tta, bootstrap, batch_size, on_batch,
+                   report, ood_check)
+    return found.result, save_evaluation(found, output, report)
+
+
+def assess(run: Run, data: Path | collections.DataSpec | None = None, split: str | None = "test",
+           threshold: float | None = None, target_specificity: float | None = None, tta: bool = False,
+           bootstrap: int = 1000, batch_size: int = 32, on_batch: Callable[[int, int], None] | None = None,
+           report: Callable[[str], None] = lambda text: None, ood_check: bool = True) -> Evaluation:
     """Evaluate `run` on a split of its own data or of any other collection (`data`: a
-    folder, a CSV manifest or a DataSpec; split None: test if there is one, else all);
-    writes metrics.json, predictions.csv and plots; returns (the metrics document, the
-    output folder)."""
+    folder, a CSV manifest or a DataSpec; split None: test if there is one, else all).
+    Writes nothing (a notebook can evaluate without touching the run folder)."""
     if threshold is not None and target_specificity is not None:
         raise UsageError("--threshold and --target-specificity exclude each other")
     if threshold is not None and not 0 <= threshold <= 1:
@@ -56,8 +82,6 @@ def evaluate(run: Run, data: Path | collections.DataSpec | None = None, split: s
         raise UsageError("--target-specificity must be within (0, 1]")
     if bootstrap < 0:
         raise UsageError("--bootstrap must not be negative")
-    if output is not None and output.exists() and not output.is_dir():
-        raise UsageError(f"--output {output} is a file; give a folder")
     dataset = _collection(run, data, report)
     recorded = run.meta.get("data") if isinstance(run.meta.get("data"), dict) else {}
     external = dataset.fingerprint() != recorded.get("fingerprint")
@@ -108,23 +132,35 @@ def evaluate(run: Run, data: Path | collections.DataSpec | None = None, split: s
         from glaucli.engine.ood import flagged_summary
 
         result["ood"] = flagged_summary(labels, scores, threshold, [s.ood for s in scored], guard)
-    out = output or run.path / "eval" / eval_folder_name(split, dataset.root.stem if external else None, tta,
-                                                         threshold_given, target_specificity)
+    folder = eval_folder_name(split, dataset.root.stem if external else None, tta, threshold_given,
+                              target_specificity)
+    return Evaluation(result, run, pairs, raw, scores, flags if guard is not None else None, folder)
+
+
+def save_evaluation(found: Evaluation, output: Path | None = None,
+                    report: Callable[[str], None] = lambda text: None) -> Path:
+    """Write metrics.json, predictions.csv and the plots into `output` (default: the run's
+    eval/<setting>/ folder); returns the folder."""
+    result, threshold = found.result, found.result["threshold"]
+    labels = [y for _, y in found.pairs]
+    out = output or found.run.path / "eval" / found.folder
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "metrics.json", result)
+    flags = found.flags or [None] * len(found.pairs)
     with open(out / "predictions.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["file", "true_label", "probability", "predicted_label", "verdict", "ood_flag"])
-        for (path, y), p, flag in zip(pairs, scores, flags):
+        for (path, y), p, flag in zip(found.pairs, found.scores, flags):
             pred = int(p >= threshold)
             writer.writerow([str(path), CLASSES[y], f"{p:.6f}", CLASSES[pred], VERDICTS[pred],
-                             "" if guard is None else int(flag)])
+                             "" if flag is None else int(flag)])
     try:
-        plot_all(out, labels, scores, threshold, result["confusion"])
-        calibration.plot(out / "calibration.png", labels, scores, before=raw if temperature else None)
+        plot_all(out, labels, found.scores, threshold, result["confusion"])
+        temperature = calibration.temperature_of(found.run.meta)
+        calibration.plot(out / "calibration.png", labels, found.scores, before=found.raw if temperature else None)
     except Exception as exc:  # noqa: BLE001 - a plot never fails an evaluation
         report(f"Warning: plots not written ({type(exc).__name__}: {exc})")
-    return result, out
+    return out
 
 
 def eval_folder_name(split: str, collection: str | None = None, tta: bool = False,
