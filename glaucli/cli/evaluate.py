@@ -64,7 +64,7 @@ def evaluate(
 
 def settings_line(result: dict) -> str:
     """Which settings produced these figures (each setting has its own RUN/eval folder)."""
-    source = {"run": "the run's", "validation-youden": "the run's, Youden on validation", "given": "given",
+    source = {"run": "the run's", "validation-youden": "the run's", "given": "given",
               "target-specificity": "for the target specificity on validation",
               "target-specificity-recomputed": "for the target specificity on these images, optimistic"
               }.get(result.get("threshold_source", "run"), result.get("threshold_source"))

@@ -83,7 +83,7 @@ def test_csv_dash_means_stdout(cli, trained, tmp_path, monkeypatch):
     import io
 
     monkeypatch.chdir(tmp_path)
-    image = sorted((trained["data"] / "test" / "RG").glob("*.jpg"))[0]
+    image = sorted((trained["data"] / "validation" / "RG").glob("*.jpg"))[0]  # in distribution
     result = cli("predict", image, "--model", trained["run"], "--csv", "-")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [r["image"] for r in rows] == [str(image)] and rows[0]["label"] in ("RG", "NRG")
@@ -181,7 +181,7 @@ def test_concat_takes_basic_cnn_and_names_every_member(cli, sample_set, tmp_path
     assert not any(layer.name.startswith("head_m0_") for layer in classifier.backbone_layers(model))
     cams = tmp_path / "cams"
     cli("predict", sample_set / "test" / "RG", "--model", run, "--explain", cams, "--json")
-    assert len(list(cams.glob("*.png"))) == len(list((sample_set / "test" / "RG").glob("*.jpg")))
+    assert len(list(cams.glob("*_gradcam.png"))) == len(list((sample_set / "test" / "RG").glob("*.jpg")))
 
 
 def test_concat_refusal_comes_before_any_work(cli, tmp_path):

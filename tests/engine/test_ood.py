@@ -54,7 +54,7 @@ def test_few_in_distribution_images_are_flagged(cli, trained, tmp_path):
 
 
 def test_table_strict_and_switch_off(cli, trained, strangers):
-    fundus = min((trained["data"] / "test" / "RG").glob("*.jpg"))
+    fundus = min((trained["data"] / "validation" / "RG").glob("*.jpg"))  # where the cut-off was set
     result = cli("predict", strangers[0], fundus, "--model", trained["run"])
     assert NOT_ASSESSED in result.stdout and "referable glaucoma" in result.stdout
     assert "1 of 2 image(s) not assessed" in result.stderr.replace("\n", " ")
