@@ -171,9 +171,16 @@ class Progress:
     def _show(self) -> None:
         """The bar appears on the first update (so several can be prepared, one shown at a time)."""
         if self._bar is None and not self._closed and interactive():
-            from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn,
-                                       Progress as Bar, TextColumn, TimeElapsedColumn,
-                                       TimeRemainingColumn, TransferSpeedColumn)
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+            from rich.progress import Progress as Bar
 
             counter = ([DownloadColumn(), TransferSpeedColumn()] if self.unit == "bytes"
                        else [MofNCompleteColumn()])

@@ -36,13 +36,13 @@ def _state():
 
 
 def test_train_resume_evaluate_predict_leave_the_process_as_they_found_it(tmp_path, monkeypatch):
-    from glaucli import api
-    from glaucli.errors import Interrupted
-    from glaucli.tf import keras
-
     import matplotlib.pyplot  # noqa: F401 - modules that add filters at import are loaded first
     import scipy.stats  # noqa: F401
     import sklearn.metrics  # noqa: F401
+
+    from glaucli import api
+    from glaucli.errors import Interrupted
+    from glaucli.tf import keras
 
     monkeypatch.setenv("GLAUCLI_RUN_EAGERLY", "1")
     data = make_sample(tmp_path / "mini", per_class=12, size=48, seed=1)

@@ -131,8 +131,26 @@ def root(
 
 
 def _register() -> None:
-    from glaucli.cli import (backbones, bench, calibrate, calibrate_ood, compare, data, demo, download, ensemble,
-                             evaluate, export, info, predict, report, runs, sample, split, train)
+    from glaucli.cli import (
+        backbones,
+        bench,
+        calibrate,
+        calibrate_ood,
+        compare,
+        data,
+        demo,
+        download,
+        ensemble,
+        evaluate,
+        export,
+        info,
+        predict,
+        report,
+        runs,
+        sample,
+        split,
+        train,
+    )
 
     for module in (demo, download, sample, data, split, train, evaluate, predict, calibrate, calibrate_ood, report,
                    ensemble, compare, export, backbones, runs, info, bench):

@@ -25,8 +25,8 @@ def calibrate(
     Stored in the run's meta.json (the model file is unchanged); evaluate, predict and report apply it
     and say so. Verdicts do not change: the threshold is mapped the same way."""
     options.apply(quiet)
-    from glaucli.engine.calibrate import calibrate as fit
     from glaucli.cli.options import resolve_run
+    from glaucli.engine.calibrate import calibrate as fit
 
     resolved = resolve_run(run, config.runs_dir(runs_dir))
     with console.status(f"Fitting temperature scaling for {resolved.name} on the validation split"):

@@ -22,8 +22,8 @@ def calibrate_ood(
 ) -> None:
     """Fit the distribution check of a run (training split) and its cut-off (validation split)."""
     options.apply(quiet)
-    from glaucli.engine.ood import calibrate_run
     from glaucli.cli.options import resolve_run
+    from glaucli.engine.ood import calibrate_run
 
     resolved = resolve_run(run, config.runs_dir(runs_dir))
     with console.status(f"Fitting the distribution check of {resolved.name}"):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, List, Optional
+from typing import TYPE_CHECKING, Annotated, List, Optional
 
 import typer
 
 from glaucli import config, console
 from glaucli.cli import options
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 MAIN = ("auc", "pauc_90", "sens_at_95spec", "accuracy", "sensitivity", "specificity", "f1")
 
@@ -31,8 +34,8 @@ def compare(
 ) -> None:
     """Evaluate several runs on one split and show their metrics (with 95 % intervals) side by side."""
     options.apply(quiet)
-    from glaucli.engine.evaluate import evaluate
     from glaucli.cli.options import resolve_run
+    from glaucli.engine.evaluate import evaluate
 
     if split is not None:
         options.check_split(split)

@@ -22,6 +22,7 @@ def demo(
     from rich.table import Table
 
     from glaucli.cli.evaluate import _print_report
+    from glaucli.cli.options import resolve_run
     from glaucli.cli.render import counts_table, separating_digits
     from glaucli.cli.train import TrainProgress
     from glaucli.data.layout import Dataset, read_manifest, write_manifest
@@ -30,7 +31,6 @@ def demo(
     from glaucli.engine.explain import explain, explainer_for
     from glaucli.engine.predict import load_model, score_paths
     from glaucli.engine.train import TrainConfig, train
-    from glaucli.cli.options import resolve_run
 
     data, runs_dir = directory / "data" / "sample", directory / "runs"
     if not directory.exists():

@@ -35,10 +35,10 @@ def evaluate(
 ) -> None:
     """Evaluate a run: sensitivity, specificity, AUC, pAUC, intervals, confusion matrix, plots."""
     options.apply(quiet)
+    from glaucli.cli.options import resolve_run
     from glaucli.engine.evaluate import evaluate as run_evaluation
     from glaucli.engine.evaluate import failed_gate, parse_gate
     from glaucli.errors import QualityGateError
-    from glaucli.cli.options import resolve_run
 
     if split is not None:
         options.check_split(split)

@@ -23,8 +23,9 @@ def export(
 ) -> None:
     """Export a model with its preprocessing inside, then check it answers like the Keras model."""
     options.apply(quiet)
-    from glaucli.engine.export import check_options, export as run_export, output_path
     from glaucli.cli.options import resolve_run
+    from glaucli.engine.export import check_options, output_path
+    from glaucli.engine.export import export as run_export
 
     check_options(fmt, float16)
     options.refuse_stdout(output, "--output")

@@ -40,12 +40,12 @@ def predict(
     options.apply(quiet)
     from rich.markup import escape
 
+    from glaucli.cli.options import resolve_run
     from glaucli.engine import calibration
     from glaucli.engine.evaluate import VERDICTS, decision_threshold, run_views
     from glaucli.engine.ood import NOT_ASSESSED
     from glaucli.engine.predict import find_images, load_model, score_paths
     from glaucli.errors import UsageError, WorkError
-    from glaucli.cli.options import resolve_run
 
     if threshold is not None and not 0 <= threshold <= 1:
         raise UsageError("--threshold must be within [0, 1]")
@@ -95,7 +95,8 @@ def predict(
                          f"check runs; add it with `glaucli calibrate-ood {run.path}`")
     explainer = None
     if explain is not None:
-        from glaucli.engine.explain import OutputNames, explain as explain_one, explainer_for
+        from glaucli.engine.explain import OutputNames, explainer_for
+        from glaucli.engine.explain import explain as explain_one
 
         explainer, names = explainer_for(keras_model, run.meta), OutputNames()
 

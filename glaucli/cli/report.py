@@ -28,8 +28,8 @@ def report(
     Reuses the run's stored evaluation of the split when its settings match, else evaluates.
     Prints the page's path on stdout."""
     options.apply(quiet)
-    from glaucli.engine.report import build_report
     from glaucli.cli.options import resolve_run
+    from glaucli.engine.report import build_report
 
     options.check_split(split)
     options.refuse_stdout(output, "--output")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from glaucli import config, console
 from glaucli.cli import options
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def runs(runs_dir: options.RunsDir = None, json_out: options.Json = False, quiet: options.Quiet = False) -> None:

@@ -49,7 +49,8 @@ def _check_readable(info: zipfile.ZipInfo, rel: PurePosixPath, name_max: int) ->
         raise InputError(f"archive member {name!r} uses compression method {info.compress_type}, "
                          "which Python's zipfile cannot read", hint="re-create the archive with deflate")
     if len(rel.parts) > _MAX_PARTS:
-        raise InputError(f"archive member {name[:80]!r}... is nested {len(rel.parts)} folders deep; refusing the archive")
+        raise InputError(f"archive member {name[:80]!r}... is nested {len(rel.parts)} folders deep; "
+                         "refusing the archive")
     if any(len(os.fsencode(part)) > name_max for part in rel.parts):
         raise InputError(f"archive member {name[:80]!r}... has a name longer than this filesystem allows "
                          f"({name_max} bytes); refusing the archive")
@@ -57,7 +58,8 @@ def _check_readable(info: zipfile.ZipInfo, rel: PurePosixPath, name_max: int) ->
 
 def _check_member(info: zipfile.ZipInfo) -> None:
     name = info.filename
-    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in PurePosixPath(name.replace("\\", "/")).parts:
+    outside = ".." in PurePosixPath(name.replace("\\", "/")).parts
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or outside:
         raise InputError(f"archive member {name!r} points outside the target folder; refusing the archive")
     if stat.S_ISLNK(info.external_attr >> 16):
         raise InputError(f"archive member {name!r} is a symbolic link; refusing the archive")
@@ -89,7 +91,8 @@ def install_archive(archive: Path, target: Path, source: dict, variant: str | No
         root = choose_root(roots, variant, str(archive))
         wanted = []
         for info in infos:
-            rel = PurePosixPath(info.filename).relative_to(root) if PurePosixPath(info.filename).is_relative_to(root) else None
+            member = PurePosixPath(info.filename)
+            rel = member.relative_to(root) if member.is_relative_to(root) else None
             if (rel and len(rel.parts) >= 3 and canonical(rel.parts[0]) in SPLITS
                     and canonical(rel.parts[1]) in CLASSES and not info.is_dir()):
                 # Written under the canonical names: the normalised tree is always train/RG...
@@ -112,7 +115,8 @@ def install_archive(archive: Path, target: Path, source: dict, variant: str | No
         total = sum(i.file_size for i, _ in wanted)
         packed = max(1, sum(i.compress_size for i, _ in wanted))
         if total > MAX_RATIO * packed and total > 64 << 20:
-            raise InputError(f"{archive} would expand {total // packed}x ({total >> 20} MiB): refusing a likely zip bomb")
+            raise InputError(f"{archive} would expand {total // packed}x ({total >> 20} MiB): "
+                             "refusing a likely zip bomb")
         free = shutil.disk_usage(target.parent).free
         if total > free:
             raise WorkError(f"not enough disk: the dataset needs {total >> 20} MiB, {free >> 20} MiB free")

@@ -166,7 +166,8 @@ def resolve(spec: DataSpec, data_dir: Path | None = None) -> Collection:
                            group_column=spec.group_column, split_of=_split_of)
         skipped = _check_problems(rows.problems, csv_file, spec.skip_missing, notes)
         if not rows.entries:
-            raise InputError(f"{csv_file} lists no usable image", hint="check --data (the image folder) and the columns")
+            raise InputError(f"{csv_file} lists no usable image",
+                             hint="check --data (the image folder) and the columns")
         used = ", ".join(f"{k} = {v!r}" for k, v in rows.columns.items() if v)
         notes.append(f"Labels from {csv_file} (columns: {used})")
         found = Collection(rows.entries, csv_file, "csv" if spec.labels is not None else "manifest", spec,

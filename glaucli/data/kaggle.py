@@ -86,8 +86,9 @@ class _Api:
                 redirected = exc.response is not None and bool(exc.response.history)
                 if status in (401, 403) and not redirected:
                     if self.found:
-                        raise InputError(f"Kaggle refused the credentials from {self.found.source} ({status})",
-                                         hint="check the key/token, or accept the dataset's terms on kaggle.com") from None
+                        raise InputError(
+                            f"Kaggle refused the credentials from {self.found.source} ({status})",
+                            hint="check the key/token, or accept the dataset's terms on kaggle.com") from None
                     raise InputError(f"Kaggle refused an anonymous request ({status}); no credentials found",
                                      hint="looked in: " + ", ".join(creds_mod.places_checked())) from None
                 if status == 404 and not redirected:
@@ -121,7 +122,8 @@ class _Api:
         owner, slug = ref.split("/")
         request = ApiGetDatasetRequest()
         request.owner_slug, request.dataset_slug = owner, slug
-        dataset = self._call("dataset lookup", lambda: self.client.datasets.dataset_api_client.get_dataset(request), ref)
+        client = self.client.datasets.dataset_api_client
+        dataset = self._call("dataset lookup", lambda: client.get_dataset(request), ref)
         return int(dataset.current_version_number or 0)
 
     def signed_url(self, ref: str, version: int) -> str:

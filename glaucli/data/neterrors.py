@@ -94,4 +94,5 @@ def describe(exc: BaseException, url: str | None = None) -> NetFailure:
         return failure("the proxy failed", "proxy")
     from glaucli.errors import brief
 
-    return failure(brief(re.sub(r"\?\S*", "", str(exc)) or type(exc).__name__, 200), "other")  # a signed URL's query is a credential of sorts
+    # A signed URL's query is a credential of sorts: never shown.
+    return failure(brief(re.sub(r"\?\S*", "", str(exc)) or type(exc).__name__, 200), "other")

@@ -32,7 +32,8 @@ def assign(labels: list[int], val: float, test: float, seed: int, groups: list[s
         members_list = sorted(strata[name])  # a fixed order before the seeded shuffle
         rng.shuffle(members_list)
         total = sum(map(len, members_list))
-        targets = [("test", _share(total, test, len(members_list))), ("validation", _share(total, val, len(members_list)))]
+        groups = len(members_list)
+        targets = [("test", _share(total, test, groups)), ("validation", _share(total, val, groups))]
         filled = {"test": 0, "validation": 0}
         for members in members_list:
             split = next((s for s, want in targets if filled[s] < want), "train")

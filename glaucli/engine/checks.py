@@ -75,7 +75,10 @@ def memory() -> dict:
             total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
         except (ValueError, OSError, AttributeError):
             pass
-    gb = (lambda n: round(n / 1e9, 1) if n else None)
+
+    def gb(n):
+        return round(n / 1e9, 1) if n else None
+
     return {"total_gb": gb(total), "available_gb": gb(available), "cpus": os.cpu_count()}
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from glaucli.contract import VERDICTS  # noqa: F401 - re-exported for the CLI
 from glaucli.data import collection as collections
 from glaucli.data.labels import CLASSES
 from glaucli.engine import calibration
@@ -14,8 +15,6 @@ from glaucli.engine import metrics as screening
 from glaucli.engine.predict import TTA_VIEWS, load_model, scored_pairs, scores_of
 from glaucli.errors import InputError, UsageError
 from glaucli.runs import Run, meta_data_record, write_json_atomic
-
-from glaucli.contract import VERDICTS  # noqa: F401 - re-exported for the CLI
 
 
 def parse_gate(text: str | None) -> dict[str, float]:

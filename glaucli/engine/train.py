@@ -33,8 +33,8 @@ from glaucli.data.labels import CLASSES
 from glaucli.data.pipeline import make_dataset, steps_per_epoch
 from glaucli.engine import feature_cache, ood, precision, selection
 from glaucli.engine.distribute import distributed_fit, keras_fit, setup_hardware
-from glaucli.engine.signals import Interrupts
 from glaucli.engine.predict import TtaModel, tta_views
+from glaucli.engine.signals import Interrupts
 from glaucli.errors import InputError, Interrupted, UsageError, WorkError
 from glaucli.models import backbones, classifier
 
@@ -454,7 +454,8 @@ def _train(cfg: TrainConfig, report: Report) -> TrainResult:
         "data": {**dataset.describe(), "train": {c: labels.count(i) for i, c in enumerate(CLASSES)},
                  "validation": len(val_pairs)},
         "synthetic": dataset.synthetic,
-        "args": _effective_args(cfg, size, weights, phases), "phases": [asdict(p) for p in phases], "versions": versions(), "device": devices,
+        "args": _effective_args(cfg, size, weights, phases), "phases": [asdict(p) for p in phases],
+        "versions": versions(), "device": devices,
         "hardware": {k: v for k, v in hardware.items() if not k.startswith("_")},
         "note": RESEARCH_NOTE,
     }
@@ -528,7 +529,8 @@ def _resume(run_arg: str | Path, overrides: dict, runs_dir: Path | None, report:
     twin = precision.portable_twin(model)
     if saved and (run / runs.BEST).is_file():
         state["best_weights"] = load_model(run / runs.BEST).get_weights()
-    meta.update(status="running", args=_effective_args(cfg, size, weights, phases), phases=[asdict(p) for p in phases], resumed_at=runs.now())
+    meta.update(status="running", args=_effective_args(cfg, size, weights, phases),
+                phases=[asdict(p) for p in phases], resumed_at=runs.now())
     runs.write_meta(run, meta)
     with _fails_run(run, meta):
         report("resume", {"run": str(run), "phase": phases[min(state["phase_index"], len(phases) - 1)].name,

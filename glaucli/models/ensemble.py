@@ -40,9 +40,9 @@ def build_vote(members: list, sizes: list[int], thresholds: list[float]):
     """Hard majority vote, each member at its own threshold. The score is the vote share,
     nudged by less than half a vote by the members' mean margin (p - t), so a tie is
     broken by the mean probability and 0.5 stays the decision threshold."""
-    from glaucli.tf import keras
-
     import numpy as np
+
+    from glaucli.tf import keras
 
     k = keras()
     ops = k.ops

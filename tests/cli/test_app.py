@@ -91,8 +91,8 @@ def test_unexpected_error_has_no_traceback_unless_debug(cli, sample_set, monkeyp
 
 
 def test_secrets_never_printed(cli, monkeypatch, tmp_path):
-    from glaucli.errors import InputError
     from glaucli.data import layout
+    from glaucli.errors import InputError
 
     monkeypatch.setenv("KAGGLE_KEY", "sekrit-value-123")
 

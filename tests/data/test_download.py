@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import make_sample
 from tests.data.fake_kaggle import Behaviour, FakeKaggle
+from tests.helpers import make_sample
 
 V1 = "deathtrooper/eyepacs-airogs-light"
 V2 = "deathtrooper/glaucoma-dataset-eyepacs-airogs-light-v2"

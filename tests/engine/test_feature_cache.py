@@ -58,7 +58,8 @@ def test_cached_head_trains_what_live_does_and_resumes(tmp_path, monkeypatch):
     for a, b in zip(_weights(live.run / "last.keras"), _weights(cached.run / "last.keras"), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6)
     def kind(path):  # auto-generated layer names differ between builds; classes and shapes do not
-        return [(type(l).__name__, [w.shape for w in l.weights]) for l in keras.saving.load_model(path).layers]
+        return [(type(layer).__name__, [w.shape for w in layer.weights])
+                for layer in keras.saving.load_model(path).layers]
 
     assert kind(cached.run / "best.keras") == kind(live.run / "best.keras")
     assert not (cached.run / feature_cache.FILE).exists()  # removed once the phase is over

@@ -11,8 +11,8 @@ import pytest
 
 from glaucli.engine import ood
 from glaucli.engine.ood import NOT_ASSESSED, Gaussian
-from tests.helpers import make_sample
 from tests.fundus_images import non_fundus, write
+from tests.helpers import make_sample
 
 
 @pytest.fixture(scope="module")

@@ -161,7 +161,8 @@ def test_recipe_seed_builds_the_original_head_and_schedule(cli, tmp_path, monkey
 
     model = keras.saving.load_model(run / "best.keras", safe_mode=True)
     head = [layer for layer in model.layers if layer.name.startswith("head_")]
-    assert [(type(l).__name__, getattr(l, "rate", None) or getattr(l, "units", None)) for l in head] == [
+    assert [(type(layer).__name__, getattr(layer, "rate", None) or getattr(layer, "units", None))
+            for layer in head] == [
         ("GlobalAveragePooling2D", None), ("Dropout", 0.5), ("Dense", 64), ("Dropout", 0.5), ("Dense", 1)]
     assert model.get_layer("head_dense").activation.__name__ == "relu"
     assert model.get_layer("pre_scale").scale == pytest.approx(1 / 255)

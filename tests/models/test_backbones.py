@@ -11,7 +11,6 @@ from glaucli.errors import UsageError
 from glaucli.models import backbones, classifier
 
 
-
 def _check(name, size=None):
     from glaucli.engine.train import compile_model
 

@@ -31,7 +31,8 @@ def stored_evaluation(run: runs.Run, split: str) -> tuple[dict, Path] | None:
             continue
         cal = doc.get("calibration") or {}
         if (doc.get("split") == split and not doc.get("tta") and doc.get("ci95")
-                and doc.get("external") is False and doc.get("threshold_source", "validation-youden") in ("run", "validation-youden")
+                and doc.get("external") is False
+                and doc.get("threshold_source", "validation-youden") in ("run", "validation-youden")
                 and math.isclose(doc.get("threshold", -1), expected, abs_tol=1e-9)
                 and "bins" in cal and cal.get("temperature") == temperature
                 and (metrics_file.parent / "predictions.csv").is_file()
