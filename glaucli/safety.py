@@ -149,3 +149,23 @@ def max_image_size(batch_size: int) -> int:
     fits in half the memory: a rough bound that only refuses sizes that cannot work."""
     budget = memory_bytes() // 2
     return max(16, math.isqrt(budget // (max(1, batch_size) * 3 * 4 * 8)))
+
+
+def swap_into_place(new: Path, target: Path) -> None:
+    """Rename the finished `new` (a folder or a file) onto `target`. A folder already there is
+    moved aside first and removed only once the rename succeeded (a file is replaced by the
+    rename itself), so a failure leaves the previous one whole."""
+    import shutil
+
+    old = None
+    if target.is_dir():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except OSError:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -17,6 +17,7 @@ from typing import Callable
 
 from glaucli.data.layout import CLASSES, SPLITS, Dataset, canonical, choose_root, write_manifest
 from glaucli.errors import InputError, WorkError
+from glaucli.safety import swap_into_place
 
 MAX_RATIO = 100  # uncompressed/compressed: JPEG archives are ~1:1, bombs are >1000:1
 CHUNK = 1 << 20
@@ -141,7 +142,7 @@ def install_archive(archive: Path, target: Path, source: dict, variant: str | No
                     (staging / split / cls).mkdir(parents=True, exist_ok=True)
             counts = Dataset(staging).counts()
             write_manifest(staging, source, counts)
-            _swap_into_place(staging, target)
+            swap_into_place(staging, target)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise WorkError("disk full while extracting; nothing was changed",
@@ -159,17 +160,3 @@ def install_archive(archive: Path, target: Path, source: dict, variant: str | No
     return counts
 
 
-def _swap_into_place(staging: Path, target: Path) -> None:
-    """Rename the new tree into place; the old one goes only after that succeeded."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-    try:
-        os.replace(staging, target)
-    except OSError:
-        if old is not None:
-            os.replace(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -19,6 +19,7 @@ from glaucli.data import collection as collections
 from glaucli.data.labels import CLASSES
 from glaucli.errors import InputError, UsageError, WorkError
 from glaucli.runs import Run, meta_data_record
+from glaucli.safety import swap_into_place
 
 FORMATS = {"saved-model": "", "tflite": ".tflite", "onnx": ".onnx"}
 TOLERANCE = {False: 1e-4, True: 1e-2}  # float32, float16 weights
@@ -96,22 +97,6 @@ def _run_onnx(path: Path, x):
     return session.run(None, {session.get_inputs()[0].name: x})[0]
 
 
-def _swap(new: Path, target: Path) -> None:
-    """Rename `new` into place; a replaced previous export goes only once that succeeded."""
-    old = None
-    if target.is_dir():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-    try:
-        os.replace(new, target)
-    except OSError:
-        if old is not None:
-            os.replace(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def check_options(fmt: str, float16: bool) -> None:
     """Usage and missing-extra errors, before any run is looked up or loaded."""
     if fmt not in FORMATS:
@@ -183,7 +168,7 @@ def export(run: Run, fmt: str, output: Path | None = None, float16: bool = False
                 _tflite(model, tmp, float16)
             else:
                 _onnx(model, tmp)
-        _swap(tmp, target)
+        swap_into_place(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
     runner = {"saved-model": _run_saved_model, "tflite": _run_tflite, "onnx": _run_onnx}[fmt]
