@@ -67,7 +67,10 @@ def predict(images: Iterable[str | Path], run: str | Path | None = None, thresho
             tta: bool = False, runs_dir: Path | None = None, **options) -> Iterator["Prediction"]:
     """One Prediction per image file (folders and globs are expanded), streamed."""
     from glaucli import config, runs
+    from glaucli.engine.predict import check_threshold, find_images
     from glaucli.engine.predict import predict as run_predict
 
+    check_threshold(threshold)
+    paths = list(find_images(str(i) for i in images))  # a missing input fails before any work
     resolved = runs.resolve_run(run, config.runs_dir(runs_dir))
-    return run_predict([str(i) for i in images], resolved, threshold=threshold, tta=tta, **options)
+    return run_predict(paths, resolved, threshold=threshold, tta=tta, **options)

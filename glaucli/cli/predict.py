@@ -41,14 +41,12 @@ def predict(
     from rich.markup import escape
 
     from glaucli.cli.options import resolve_run
-    from glaucli.engine import calibration
-    from glaucli.engine.evaluate import VERDICTS, decision_threshold, run_views
-    from glaucli.engine.ood import NOT_ASSESSED
-    from glaucli.engine.predict import find_images, load_model, score_paths
+    from glaucli.contract import VERDICTS
+    from glaucli.engine.predict import check_threshold, find_images
+    from glaucli.engine.predict import predict as run_predict
     from glaucli.errors import UsageError, WorkError
 
-    if threshold is not None and not 0 <= threshold <= 1:
-        raise UsageError("--threshold must be within [0, 1]")
+    check_threshold(threshold)
     if json_out and csv_file:
         raise UsageError("--json and --csv exclude each other")
     options.refuse_stdout(explain, "--explain")
@@ -79,26 +77,10 @@ def predict(
 
         output_file(csv_file, paths, "--csv", (".csv", ".txt"))  # never over a photo or another file
     run = resolve_run(model, config.runs_dir(runs_dir))
-    keras_model = load_model(run.model_path)
-    temperature = calibration.temperature_of(run.meta)
-    if temperature:
-        console.info(f"P(RG) calibrated by the run's temperature scaling (T = {temperature:.3f})")
-    views = run_views(run, tta)
-    cut, _source = decision_threshold(run, keras_model, None, views, threshold, report=console.info)
-    guard = None
-    if not no_ood_check:
-        from glaucli.engine.ood import Guard
-
-        guard = Guard(keras_model, run)
-        if not guard.has_distribution:
-            console.warn(f"{run.name} has no distribution check (trained before it existed?): only the fundus "
-                         f"check runs; add it with `glaucli calibrate-ood {run.path}`")
-    explainer = None
-    if explain is not None:
-        from glaucli.engine.explain import OutputNames, explainer_for
-        from glaucli.engine.explain import explain as explain_one
-
-        explainer, names = explainer_for(keras_model, run.meta), OutputNames()
+    bar = console.Progress("Predicting", len(paths), "images")  # shows from the first batch on
+    answers = run_predict(paths, run, threshold, tta, batch_size, not no_ood_check, explain,
+                          on_batch=bar.advance if len(paths) > batch_size else None,
+                          report=console.info, warn=console.warn)
 
     # Rows stream to --json / --csv as they come (flat memory for 100k files); only the
     # terminal table, which needs them all, keeps them.
@@ -109,36 +91,20 @@ def predict(
         csv_writer = None
         if csv_file:
             fh = sys.stdout if options.is_stdout(csv_file) else stack.enter_context(open(csv_file, "w", newline=""))
-            fields = ["image", "probability", "label", "threshold", "verdict", "ood_score", "ood_cutoff",
-                      "fundus_check", "ood_flag", "error", "explanation", "heatmap"] + (["true_label"] if truth else [])
-            csv_writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+            csv_writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS + (["true_label"] if truth else []),
+                                        extrasaction="ignore")
             csv_writer.writeheader()
-        bar = stack.enter_context(console.Progress("Predicting", len(paths), "images"))
-        for scored in score_paths(keras_model, paths, batch_size, views,
-                                  on_batch=bar.advance if len(paths) > batch_size else None, guard=guard):
+        stack.enter_context(bar)
+        for answer in answers:
             total += 1
-            if scored.error:
+            if answer.error:
                 failed += 1
-                console.err.print(f"[red]Error:[/] {escape(scored.error)}")
-                row = {"image": str(scored.path), "error": scored.error}
-            else:
-                probability = calibration.scale_one(scored.probability, temperature)
-                row = {"image": str(scored.path), "probability": round(probability, 6),
-                       "label": "RG" if probability >= cut else "NRG", "threshold": round(cut, 6)}
-                if truth:
-                    row["true_label"] = truth.get(scored.path)
-                row["verdict"] = VERDICTS[int(row["label"] == "RG")]
-                if scored.ood is not None:
-                    row["ood"] = scored.ood
-                    if scored.ood["flag"]:  # no glaucoma verdict; P(RG) stays for research
-                        flagged += 1
-                        row.update(label=None, verdict=NOT_ASSESSED)
-                if explainer is not None:
-                    made = explain_one(explainer, scored.path, explain, names(scored.path), probability, cut)
-                    row.update(explanation=str(made.overlay), heatmap=str(made.heatmap))
-                    if made.flat:
-                        row["explanation_note"] = made.note
-                        console.warn(f"{scored.path}: {made.note}")
+                console.err.print(f"[red]Error:[/] {escape(answer.error)}")
+            elif answer.label is None:
+                flagged += 1
+            if answer.note:
+                console.warn(f"{answer.path}: {answer.note}")
+            row = prediction_row(answer, truth)
             if json_array is not None:
                 json_array.add(row)
             if csv_writer is not None:
@@ -152,7 +118,7 @@ def predict(
         if not options.is_stdout(csv_file):
             console.info(f"Results saved to {csv_file}")
     elif not json_out:
-        console.emit(_table(table_rows, run.name, VERDICTS))
+        console.emit(predictions_table(table_rows, run.name, VERDICTS))
     if flagged:
         console.warn(f"{flagged} of {total} image(s) not assessed: not gradable fundus photographs "
                      "(failed the fundus check or unlike the training images; --json gives the reasons)")
@@ -162,7 +128,30 @@ def predict(
         raise WorkError(f"{flagged} of {total} image(s) not assessed (--strict)")
 
 
-def _table(rows: list[dict], run_name: str, verdicts: dict):
+CSV_FIELDS = ["image", "probability", "label", "threshold", "verdict", "ood_score", "ood_cutoff",
+              "fundus_check", "ood_flag", "error", "explanation", "heatmap"]
+
+
+def prediction_row(answer, truth: dict) -> dict:
+    """An engine Prediction as the --json object (the table and CSV read the same keys, in
+    this order); with --data, `truth` maps each path to its true label."""
+    row: dict = {"image": str(answer.path)}
+    if answer.error:
+        return {**row, "error": answer.error}
+    row.update(probability=round(answer.probability, 6), label=answer.label, threshold=round(answer.threshold, 6))
+    if truth:
+        row["true_label"] = truth.get(answer.path)
+    row["verdict"] = answer.verdict
+    if answer.ood is not None:
+        row["ood"] = answer.ood
+    if answer.explanation is not None:
+        row.update(explanation=str(answer.explanation), heatmap=str(answer.heatmap))
+        if answer.note:
+            row["explanation_note"] = answer.note
+    return row
+
+
+def predictions_table(rows: list[dict], run_name: str, verdicts: dict):
     """Designed for 80 columns: the threshold is the same for every row, so it sits in the
     caption (with P(RG)'s precision, enough to tell the two apart), and paths fold."""
     from rich.markup import escape

@@ -222,27 +222,38 @@ class Prediction:
     explanation: Path | None = None  # the Grad-CAM overlay, with explain_dir
     heatmap: Path | None = None
     note: str | None = None  # why an explanation is flat, if it is
-    error: str | None = None
+    error: str | None = None  # the image could not be read: no other field is set
 
 
-def predict(inputs: Iterable[str], run, threshold: float | None = None, tta: bool = False,
+def check_threshold(threshold: float | None) -> None:
+    """A given threshold must be a probability (a UsageError names the CLI's option)."""
+    if threshold is not None and not 0 <= threshold <= 1:
+        from glaucli.errors import UsageError
+
+        raise UsageError("--threshold must be within [0, 1]")
+
+
+def predict(paths: Iterable[Path], run, threshold: float | None = None, tta: bool = False,
             batch_size: int = 32, ood_check: bool = True, explain_dir: Path | None = None,
-            report: Callable[[str], None] = lambda text: None) -> Iterator[Prediction]:
-    """Predictions for image files, folders and globs with a resolved run (runs.Run), streamed,
-    with the CLI's threshold (the run's, its TTA threshold with `tta`, or `threshold`).
-    Bad arguments and missing inputs fail here, before the first image."""
+            on_batch: Callable[[int], None] | None = None,
+            report: Callable[[str], None] = lambda text: None,
+            warn: Callable[[str], None] = lambda text: None) -> Iterator[Prediction]:
+    """Predictions for image files (`find_images` expands folders and globs) with a resolved run
+    (runs.Run), streamed, in order. The threshold is the run's (its TTA threshold with `tta`)
+    unless `threshold` is given. An unreadable image is a Prediction with `error`, never an
+    exception; a bad argument, the model or the threshold fail here, before the first image.
+    `report`/`warn`: plain-text notes on the way (calibration, a missing distribution check);
+    `on_batch(n)` after each batch of n images."""
     from glaucli.contract import VERDICTS
     from glaucli.engine import calibration
     from glaucli.engine.evaluate import decision_threshold, run_views
     from glaucli.engine.ood import NOT_ASSESSED
 
-    if threshold is not None and not 0 <= threshold <= 1:
-        from glaucli.errors import UsageError
-
-        raise UsageError("--threshold must be within [0, 1]")
-    paths = list(find_images(inputs))
+    check_threshold(threshold)
     model = load_model(run.model_path)
     temperature = calibration.temperature_of(run.meta)
+    if temperature:
+        report(f"P(RG) calibrated by the run's temperature scaling (T = {temperature:.3f})")
     views = run_views(run, tta)
     cut, _source = decision_threshold(run, model, None, views, threshold, report=report)
     guard = explainer = None
@@ -250,13 +261,16 @@ def predict(inputs: Iterable[str], run, threshold: float | None = None, tta: boo
         from glaucli.engine.ood import Guard
 
         guard = Guard(model, run)
+        if not guard.has_distribution:
+            warn(f"{run.name} has no distribution check (trained before it existed?): only the fundus "
+                 f"check runs; add it with `glaucli calibrate-ood {run.path}`")
     if explain_dir is not None:
         from glaucli.engine.explain import OutputNames, explain, explainer_for
 
         explainer, names = explainer_for(model, run.meta), OutputNames()
 
     def answers() -> Iterator[Prediction]:
-        for scored in score_paths(model, paths, batch_size, views, guard=guard):
+        for scored in score_paths(model, paths, batch_size, views, on_batch=on_batch, guard=guard):
             if scored.error:
                 yield Prediction(scored.path, error=scored.error)
                 continue
@@ -267,8 +281,7 @@ def predict(inputs: Iterable[str], run, threshold: float | None = None, tta: boo
                 answer.label, answer.verdict = None, NOT_ASSESSED
             if explainer is not None:
                 made = explain(explainer, scored.path, Path(explain_dir), names(scored.path), probability, cut)
-                answer.explanation, answer.heatmap = made.overlay, made.heatmap
-                answer.note = made.note if made.flat else None
+                answer.explanation, answer.heatmap, answer.note = made.overlay, made.heatmap, made.note
             yield answer
 
     return answers()

@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from glaucli.cli.compare import MAIN, compare_table
-from glaucli.cli.predict import _table as predictions_table
+from glaucli.cli.predict import predictions_table
 from glaucli.cli.render import separating_digits
 from glaucli.cli.runs import runs_table
 from glaucli.engine.evaluate import VERDICTS

@@ -85,6 +85,26 @@ def test_explain_writes_overlays(cli, trained, photos, tmp_path):
     assert max(Image.open(cams / "rg0_gradcam.png").size) >= 512  # with title and colour bar
 
 
+def test_engine_predict_answers_every_image_in_order(trained, photos):
+    """The work behind `glaucli predict`, without the CLI: an unreadable image is an answer
+    with an error, a bad threshold fails before any image."""
+    from glaucli.contract import VERDICTS
+    from glaucli.engine.predict import predict
+    from glaucli.errors import UsageError
+    from glaucli.runs import resolve_run
+
+    run = resolve_run(trained["run"], trained["runs"])
+    with pytest.raises(UsageError):
+        predict([photos / "rg0.jpg"], run, threshold=1.5)
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    ticks = []
+    good, bad = predict([photos / "rg0.jpg", photos / "broken.jpg"], run, threshold=0, on_batch=ticks.append)
+    assert good.path.name == "rg0.jpg" and good.label == "RG" and good.verdict == VERDICTS[1]
+    assert good.threshold == 0 and 0 <= good.probability <= 1 and good.ood["flag"] is False
+    assert bad.path.name == "broken.jpg" and bad.error and bad.probability is None and bad.label is None
+    assert ticks == [2]
+
+
 def test_gradcam_heatmap_shape_and_range(trained, photos):
     import keras
 
