@@ -3,7 +3,6 @@ look for duplicates (within a split and across splits)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -36,31 +35,16 @@ def data(
 
     from glaucli.cli.render import counts_table
     from glaucli.data.collection import resolve
-    from glaucli.data.duplicates import DuplicateFinder, dhash, file_digest
-    from glaucli.data.images import ImageError, image_size, load_image
+    from glaucli.data.verify import survey
 
     dataset = resolve(options.data_spec(path, labels, classes, image_column, label_column, split_column,
                                         skip_missing, variant), config.data_dir(data_dir))
     options.announce(dataset)
     counts = dataset.counts()
-    sizes: Counter[tuple[int, int]] = Counter()
-    unreadable: list[dict[str, str]] = []
-    finder = DuplicateFinder()
     label = "Verifying images" if verify else "Reading image headers"
     with console.Progress(label, len(dataset.entries), "images") as bar:
-        for file, _, split in dataset.entries:
-            try:
-                if verify:
-                    pixels = load_image(file)
-                    sizes[pixels.shape[1::-1]] += 1
-                    finder.add(file, split, file_digest(file), dhash(pixels))
-                else:
-                    sizes[image_size(file)] += 1
-            except (ImageError, OSError) as exc:
-                unreadable.append({"path": str(file), "error": str(exc)})
-            bar.advance()
-    summary = _size_summary(sizes)
-    duplicates = finder.report() if verify else None
+        found = survey(dataset.entries, decode=verify, on_image=bar.advance)
+    summary, unreadable, duplicates = found.size_summary(), found.unreadable, found.duplicates
     if json_out:
         result = {"path": str(dataset.root), "data": dataset.describe(), "counts": counts,
                   "total": len(dataset.entries), "image_sizes": summary, "synthetic": dataset.synthetic}
@@ -80,12 +64,11 @@ def data(
             console.info(f"All {len(dataset.entries)} images decode.")
     if duplicates:
         _print_duplicates(duplicates)
-    leaks = duplicates["identical"]["across_splits"] if duplicates else []
     if unreadable and verify:
         raise WorkError(f"{len(unreadable)} of {len(dataset.entries)} images are unreadable",
                         hint="remove or replace them before training")
-    if leaks:
-        raise WorkError(f"{len(leaks)} image(s) appear in more than one split (train/test leakage)",
+    if found.leaks:
+        raise WorkError(f"{len(found.leaks)} image(s) appear in more than one split (train/test leakage)",
                         hint="keep each image (and each patient) in one split: `glaucli split` groups them")
 
 
@@ -102,14 +85,6 @@ def _print_duplicates(found: dict) -> None:
         console.warn(f"{len(groups)} group(s) of {text}")
         for group in groups[:5]:
             console.warn("  " + " = ".join(f"{g['path']} ({g['split']})" for g in group))
-
-
-def _size_summary(sizes: Counter) -> dict:
-    if not sizes:
-        return {}
-    by_area = sorted(sizes, key=lambda wh: (wh[0] * wh[1], wh))
-    return {"most_common": list(sizes.most_common(1)[0][0]), "min": list(by_area[0]),
-            "max": list(by_area[-1]), "distinct": len(sizes)}
 
 
 def _fmt(wh) -> str:

@@ -1,0 +1,55 @@
+"""What `glaucli data` finds in a collection's images: their sizes and, when every image is
+decoded, which ones are unreadable and which are duplicates (within and across splits)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from glaucli.data.duplicates import DuplicateFinder, dhash, file_digest
+from glaucli.data.images import ImageError, image_size, load_image
+
+
+@dataclass
+class Survey:
+    sizes: Counter = field(default_factory=Counter)  # (width, height) -> images
+    unreadable: list[dict[str, str]] = field(default_factory=list)  # {"path", "error"}
+    duplicates: dict | None = None  # DuplicateFinder.report(), only when every image was decoded
+
+    @property
+    def leaks(self) -> list:
+        """Groups of identical files in more than one split (train/test leakage)."""
+        return self.duplicates["identical"]["across_splits"] if self.duplicates else []
+
+    def size_summary(self) -> dict:
+        """{"most_common", "min", "max": [w, h], "distinct": n}; {} without a readable image."""
+        if not self.sizes:
+            return {}
+        by_area = sorted(self.sizes, key=lambda wh: (wh[0] * wh[1], wh))
+        return {"most_common": list(self.sizes.most_common(1)[0][0]), "min": list(by_area[0]),
+                "max": list(by_area[-1]), "distinct": len(self.sizes)}
+
+
+def survey(entries: Iterable[tuple[Path, int, str]], decode: bool = False,
+           on_image: Callable[[], None] | None = None) -> Survey:
+    """Each (path, label, split) entry's image size from its header, or with `decode` from its
+    pixels, hashed for duplicates as well. An unreadable image is listed, never raised;
+    `on_image()` after each image."""
+    found, finder = Survey(), DuplicateFinder()
+    for file, _, split in entries:
+        try:
+            if decode:
+                pixels = load_image(file)
+                found.sizes[pixels.shape[1::-1]] += 1
+                finder.add(file, split, file_digest(file), dhash(pixels))
+            else:
+                found.sizes[image_size(file)] += 1
+        except (ImageError, OSError) as exc:
+            found.unreadable.append({"path": str(file), "error": str(exc)})
+        if on_image:
+            on_image()
+    if decode:
+        found.duplicates = finder.report()
+    return found
