@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +9,6 @@ import typer
 
 from glaucli import console
 from glaucli.cli import options
-from glaucli.errors import InputError
 
 
 def sample(
@@ -27,25 +23,10 @@ def sample(
     """Write a synthetic fundus set (RG = large cup-to-disc ratio) in the dataset layout."""
     options.apply(quiet)
     from glaucli.cli.render import counts_table
-    from glaucli.data.layout import write_manifest
-    from glaucli.data.sample import total_images, write_sample
+    from glaucli.data.sample import total_images, write_sample_set
 
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise InputError(f"{dest} already exists and is not an empty folder",
-                         hint="choose a new folder; glaucli never writes over existing data")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    # Build beside the target, then rename: an interrupted run leaves nothing half-made.
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
-        with console.Progress("Drawing fundus images", total_images(per_class), "images") as bar:
-            counts = write_sample(staging, per_class, size, seed, on_image=bar.advance)
-        write_manifest(staging, {"kind": "sample", "per_class": per_class, "size": size,
-                                 "seed": seed}, counts)
-        if dest.exists():
-            dest.rmdir()
-        os.replace(staging, dest)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with console.Progress("Drawing fundus images", total_images(per_class), "images") as bar:
+        counts = write_sample_set(dest, per_class, size, seed, on_image=bar.advance)
     if json_out:
         console.emit_json({"path": str(dest), "counts": counts})
     else:

@@ -9,11 +9,15 @@ marker: RG when the cup-to-disc ratio is large, NRG when it is small.
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from glaucli.data.layout import CLASSES
+from glaucli.data.layout import CLASSES, write_manifest
+from glaucli.errors import InputError
 
 CDR_RANGE = {"NRG": (0.20, 0.42), "RG": (0.62, 0.85)}
 
@@ -84,7 +88,8 @@ def split_sizes(per_class: int) -> dict[str, int]:
 
 def write_sample(dest: Path, per_class: int = 40, size: int = 128, seed: int = 0,
                  on_image=None) -> dict[str, dict[str, int]]:
-    """Write the set under `dest` in the dataset layout; returns counts."""
+    """Write the set's images under `dest` in the dataset layout; returns counts. No manifest:
+    `write_sample_set` is the whole set, written atomically."""
     from PIL import Image
 
     counts: dict[str, dict[str, int]] = {}
@@ -98,6 +103,27 @@ def write_sample(dest: Path, per_class: int = 40, size: int = 128, seed: int = 0
                 if on_image:
                     on_image()
             counts[split][cls] = n
+    return counts
+
+
+def write_sample_set(dest: Path, per_class: int = 40, size: int = 128, seed: int = 0,
+                     on_image=None) -> dict[str, dict[str, int]]:
+    """The whole set with its manifest at `dest`, which must be missing or an empty folder:
+    built in a staging folder beside it, then renamed into place, so an interrupted run
+    leaves nothing half-made (and no folder that looks like data without a manifest)."""
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise InputError(f"{dest} already exists and is not an empty folder",
+                         hint="choose a new folder; glaucli never writes over existing data")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        counts = write_sample(staging, per_class, size, seed, on_image)
+        write_manifest(staging, {"kind": "sample", "per_class": per_class, "size": size, "seed": seed}, counts)
+        if dest.exists():
+            dest.rmdir()  # not safety.swap_into_place: rmdir proves the folder is still empty
+        os.replace(staging, dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return counts
 
 
