@@ -72,3 +72,17 @@ def test_library_messages_carry_no_rich_markup():
                  for name, path in _modules().items() if name.startswith(LIBRARY)
                  for number, line in enumerate(path.read_text().splitlines(), 1) if markup.search(line)]
     assert offenders == []
+
+
+def test_commands_import_no_private_name():
+    """A command uses what another module offers publicly (demo once borrowed evaluate's
+    private report printer): shared rendering lives in cli/render.py."""
+    offenders = []
+    for name, path in _modules().items():
+        if not name.startswith("glaucli.cli"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("glaucli"):
+                offenders += [f"{name}: {node.module}.{a.name}" for a in node.names
+                              if a.name.startswith("_") and not a.name.startswith("__")]
+    assert offenders == []

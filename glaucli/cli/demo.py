@@ -21,15 +21,13 @@ def demo(
     options.apply(quiet)
     from rich.table import Table
 
-    from glaucli.cli.evaluate import _print_report
     from glaucli.cli.options import resolve_run
-    from glaucli.cli.render import counts_table, separating_digits
+    from glaucli.cli.render import counts_table, print_evaluation, separating_digits
     from glaucli.cli.train import TrainProgress
-    from glaucli.data.layout import Dataset, read_manifest, write_manifest
-    from glaucli.data.sample import write_sample
-    from glaucli.engine.evaluate import VERDICTS, evaluate
-    from glaucli.engine.explain import explain, explainer_for
-    from glaucli.engine.predict import load_model, score_paths
+    from glaucli.data.layout import Dataset, read_manifest
+    from glaucli.data.sample import write_sample_set
+    from glaucli.engine.evaluate import evaluate
+    from glaucli.engine.predict import predict
     from glaucli.engine.train import TrainConfig, train
 
     data, runs_dir = directory / "data" / "sample", directory / "runs"
@@ -46,8 +44,7 @@ def demo(
 
             raise InputError(f"{data} holds files but no manifest.json", hint="pass another --dir")
         with console.status("Drawing fundus images"):
-            counts = write_sample(data, per_class=80, size=96, seed=0)
-        write_manifest(data, {"kind": "sample", "per_class": 80, "size": 96, "seed": 0}, counts)
+            write_sample_set(data, per_class=80, size=96, seed=0)
     else:
         console.info(f"Reusing {data}")
     console.err.rule("2/5  The dataset")
@@ -62,22 +59,19 @@ def demo(
     console.err.rule("4/5  Evaluating on the test split")
     with console.Progress("Evaluating", None, "images") as bar:
         metrics, eval_dir = evaluate(run, bootstrap=500, on_batch=bar.update)
-    _print_report(metrics)
+    print_evaluation(metrics)
 
     console.err.rule("5/5  Predicting one image, with a Grad-CAM overlay")
     image = sorted((data / "test" / "RG").glob("*.jpg"))[0]
-    model = load_model(run.model_path)
-    (scored,) = score_paths(model, [image])
-    made = explain(explainer_for(model, run.meta), image, directory / "gradcam", image.stem,
-                   scored.probability, run.threshold)
-    overlay = made.overlay
-    label = int(scored.probability >= run.threshold)
-    digits = separating_digits([(scored.probability, run.threshold)], lo=4)
+    # No fundus/distribution check: the demo shows a verdict and its explanation for this photo.
+    (answer,) = predict([image], run, ood_check=False, explain_dir=directory / "gradcam")
+    overlay = answer.explanation
+    digits = separating_digits([(answer.probability, answer.threshold)], lo=4)
     table = Table(title="Prediction", caption=console.RESEARCH_NOTE)
     for column in ("image", "P(RG)", "threshold", "verdict", "Grad-CAM"):
         table.add_column(column, overflow="fold")
-    table.add_row(console.escape(image), f"{scored.probability:.{digits}f}", f"{run.threshold:.{digits}f}", VERDICTS[label],
-                  console.escape(made.note or overlay))
+    table.add_row(console.escape(image), f"{answer.probability:.{digits}f}", f"{answer.threshold:.{digits}f}",
+                  answer.verdict, console.escape(answer.note or overlay))
     console.emit(table)
 
     from glaucli.engine.report import build_report

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from rich.markup import escape
 from rich.table import Table
 
+from glaucli import console
 from glaucli.data.layout import CLASSES
 
 
@@ -50,3 +54,72 @@ def short_date(stamp: str | None) -> str:
     if not stamp:
         return ""
     return stamp.replace("T", " ")[:16]
+
+
+# -- an evaluation ---------------------------------------------------------------------------
+
+def settings_line(result: dict) -> str:
+    """Which settings produced these figures (each setting has its own RUN/eval folder)."""
+    source = {"run": "the run's", "validation-youden": "the run's", "given": "given",
+              "target-specificity": "for the target specificity on validation",
+              "target-specificity-recomputed": "for the target specificity on these images, optimistic"
+              }.get(result.get("threshold_source", "run"), result.get("threshold_source"))
+    boot = result.get("bootstrap")
+    return (f"{result['split']} split, threshold {result['threshold']:.4f} ({source}), "
+            f"TTA {'on' if result.get('tta') else 'off'}, "
+            + (f"{boot} bootstrap resamples" if boot else "no intervals" if boot == 0 else "bootstrap intervals"))
+
+
+def print_evaluation(result: dict) -> None:
+    """An evaluation document (engine.evaluate) as tables on stdout: evaluate's and demo's."""
+    c = result["confusion"]
+    data = result["data"]
+    where = f"{escape(Path(data['path']).name)} ({data['kind']}" + (", external" if result.get("external") else "") + ")"
+    if result.get("synthetic"):
+        console.warn("synthetic data (glaucli sample): these figures say nothing about glaucoma")
+    cm = Table(title=f"Confusion matrix ({where}, {result['split']}, threshold {result['threshold']:.3f}"
+                     + ("" if result["threshold_source"] in ("run", "validation-youden", "given") else f": {result['threshold_source']}")
+                     + ")")
+    cm.add_column("true \\ predicted")
+    for cls in CLASSES:
+        cm.add_column(f"pred {cls}", justify="right")
+    for cls, (a, b) in zip(CLASSES, ((c["tn"], c["fp"]), (c["fn"], c["tp"]))):
+        total = max(1, a + b)
+        cm.add_row(f"true {cls}", f"{a} ({a / total:.1%})", f"{b} ({b / total:.1%})")
+    console.emit(cm)
+    table = Table(title=f"Metrics, n = {result['n']['NRG']} NRG + {result['n']['RG']} RG",
+                  caption=escape(settings_line(result)))
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    if result["ci95"]:  # --bootstrap 0: no intervals, no empty column
+        table.add_column("95 % CI", justify="right")
+    for name, value in result["metrics"].items():
+        ci = result["ci95"].get(name)
+        cells = [name, f"{value:.4f}"] + ([f"{ci[0]:.4f} - {ci[1]:.4f}" if ci else "-"] if result["ci95"] else [])
+        table.add_row(*cells)
+    console.emit(table)
+    pc = Table(title="Per class")
+    for column in ("class", "precision", "recall", "f1", "support"):
+        pc.add_column(column, justify="left" if column == "class" else "right")
+    for cls, row in result["per_class"].items():
+        pc.add_row(cls, f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}", str(row["support"]))
+    console.emit(pc)
+    _print_flagged(result.get("ood"), result["metrics"])
+    console.emit("[dim]pauc_90: partial AUC over 90-100 % specificity, McClish-standardised (0.5-1).[/]", markup=True)
+
+
+def _print_flagged(ood: dict | None, metrics: dict) -> None:
+    """How many images the fundus/distribution checks would not assess, metrics without them."""
+    if not ood:
+        return
+    title = f"Not assessed by predict: {ood['flagged']} of {ood['n']} ({ood['share']:.1%})"
+    caption = f"fundus check failed {ood['fundus_failed']}, beyond the distribution cut-off {ood['beyond_cutoff']}"
+    if not ood["flagged"] or not ood["metrics_assessed"]:
+        console.emit(f"[dim]{title}; {caption}[/]", markup=True)
+        return
+    table = Table(title=title, caption=caption)
+    for column in ("metric", "all images", "assessed only"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for name in ("auc", "accuracy", "sensitivity", "specificity"):
+        table.add_row(name, f"{metrics[name]:.4f}", f"{ood['metrics_assessed'][name]:.4f}")
+    console.emit(table)
