@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from glaucli.contract import SCHEMA
 from glaucli.errors import InputError
 from glaucli.safety import component, read_json_object, write_json_atomic  # noqa: F401 - re-exported
 
@@ -41,7 +42,7 @@ def new_run_dir(runs_dir: Path, kind: str, name: str) -> Path:
 
 
 def write_meta(run: Path, meta: dict) -> None:
-    write_json_atomic(run / META, {"schema": 1, **meta})
+    write_json_atomic(run / META, {"schema": SCHEMA, **meta})
 
 
 def read_meta(run: Path) -> dict | None:

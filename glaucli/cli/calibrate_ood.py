@@ -29,7 +29,7 @@ def calibrate_ood(
     with console.status(f"Fitting the distribution check of {resolved.name}"):
         info = calibrate_run(resolved, data, percentile, batch_size, report=console.info)
     if json_out:
-        console.emit_json({"schema": 1, "run": str(resolved.path), "ood": info})
+        console.emit_json({"run": str(resolved.path), "ood": info})
     else:
         console.emit_line(str(resolved.path))
         console.info(f"Distribution check: cut-off {info['cutoff']:.4g} (the {info['percentile']:g}th percentile "

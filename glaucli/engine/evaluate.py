@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from glaucli.contract import VERDICTS  # noqa: F401 - re-exported for the CLI
+from glaucli.contract import SCHEMA, VERDICTS  # noqa: F401 - VERDICTS re-exported for the CLI
 from glaucli.data import collection as collections
 from glaucli.data.labels import CLASSES
 from glaucli.engine import calibration
@@ -116,7 +116,7 @@ def assess(run: Run, data: Path | collections.DataSpec | None = None, split: str
     threshold, source = decision_threshold(run, model, dataset, views, threshold, target_specificity,
                                            batch_size, report, evaluated=(labels, scores))
     result = {
-        "schema": 1, "run": str(run.path), "split": split, "threshold": float(threshold),
+        "schema": SCHEMA, "run": str(run.path), "split": split, "threshold": float(threshold),
         "threshold_source": source, "tta": bool(tta), "tta_views": views or [], "bootstrap": bootstrap,
         "data": dataset.describe(), "external": external,
         "synthetic": dataset.synthetic,

@@ -14,7 +14,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from glaucli.contract import RESEARCH_NOTE
+from glaucli.contract import RESEARCH_NOTE, SCHEMA
 from glaucli.data import collection as collections
 from glaucli.data.labels import CLASSES
 from glaucli.errors import InputError, UsageError, WorkError
@@ -181,7 +181,7 @@ def export(run: Run, fmt: str, output: Path | None = None, float16: bool = False
                   if target.is_dir() else target.stat().st_size)
     sidecar = _sidecar(target, fmt)
     sidecar.write_text(json.dumps({
-        "schema": 1, "run": str(run.path), "format": fmt, "float16": float16, "image_size": size,
+        "schema": SCHEMA, "run": str(run.path), "format": fmt, "float16": float16, "image_size": size,
         "input": "raw RGB float32 0-255, shape (N, S, S, 3)", "output": "P(RG), shape (N, 1)",
         "classes": list(CLASSES), "threshold": run.threshold, "note": RESEARCH_NOTE}, indent=2) + "\n")
     result = {"format": fmt, "path": str(target), "size_bytes": size_bytes, "max_abs_diff": diff,
