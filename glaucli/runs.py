@@ -120,9 +120,23 @@ def meta_data_record(meta: dict, where: Path) -> dict:
     return data
 
 
-def meta_dataset(meta: dict, where: Path) -> str | None:
-    """The dataset path meta.json records (None if none); a corrupt entry is exit 3."""
-    return meta_data_record(meta, where).get("path")
+def run_collection(meta: dict, where: Path, data=None):
+    """The one answer to "which data does this run read": `data` when given (a folder, a CSV
+    or a DataSpec), else the dataset its meta.json records, resolved into a Collection (its
+    notes and warnings for the caller to show). Exit 3 with one line when the run records
+    none, the record is corrupt, or that dataset is no longer there. evaluate, calibrate,
+    ensemble, export and a training resume all read a run's data through here."""
+    from glaucli.data import collection as collections
+
+    spec = data if isinstance(data, collections.DataSpec) else collections.DataSpec(path=data)
+    if spec.path is None and spec.labels is None:
+        record = meta_data_record(meta, where)
+        if not record.get("path"):
+            raise InputError(f"{where} records no dataset", hint="pass --data DIR")
+        spec = collections.from_record(record)
+        if not Path(spec.path).exists():
+            raise InputError(f"the run's dataset {spec.path} is no longer there", hint="pass --data DIR")
+    return collections.resolve(spec)
 
 
 def resolve_run(arg: str | Path | None, runs_dir: Path) -> Run:

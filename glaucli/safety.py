@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import math
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from glaucli.errors import UsageError
 
@@ -102,14 +103,28 @@ def dumps(data, indent: int | None = 2) -> str:
     return json.dumps(finite(data), indent=indent, default=str, allow_nan=False)
 
 
-def write_json_atomic(path: Path, data) -> None:
-    """Temp file beside the target, then rename: a crash never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """A temp path beside `target` to write to; renamed onto `target` when the block ends
+    without error, removed otherwise, so a crash never leaves half a file under its name.
+    The temp name keeps the suffix: writers that pick a format by it (np.savez, savefig)
+    still do, and np.savez adds no second `.npz`."""
+    tmp = target.with_name(f".{target.stem}.tmp-{os.getpid()}{target.suffix}")
     try:
-        tmp.write_text(dumps(data) + "\n")
-        os.replace(tmp, path)
+        yield tmp
+        os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json_atomic(path: Path, data) -> None:
+    """Strict JSON (no NaN) through a temp file beside the target, then rename."""
+    write_text_atomic(path, dumps(data) + "\n")
 
 
 def read_json_object(path: Path) -> dict | None:

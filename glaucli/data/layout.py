@@ -10,15 +10,16 @@ beside `release-crop`, which is why the preferred variant is `release-crop`.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePath
 
+from glaucli.contract import SCHEMA
 from glaucli.data.images import walk_images
 from glaucli.data.labels import CLASSES, ClassMap, parse_classes
 from glaucli.errors import InputError
+from glaucli.safety import read_json_object, write_json_atomic
 
 SPLITS = ("train", "validation", "test")
 # Other spellings seen in the wild, matched case-insensitively ("val", "Train", "rg").
@@ -230,18 +231,14 @@ class Dataset:
 
 def write_manifest(target: Path, source: dict, counts: dict) -> Path:
     """manifest.json, written last and atomically: its presence means 'complete'."""
-    body = {"schema": 1, "source": source, "counts": counts,
+    body = {"schema": SCHEMA, "source": source, "counts": counts,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    tmp = target / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(body, indent=2) + "\n")
-    os.replace(tmp, target / MANIFEST)
+    write_json_atomic(target / MANIFEST, body)
     return target / MANIFEST
 
 
 def read_manifest(target: Path) -> dict | None:
     """The manifest of a complete dataset; None when missing or corrupt (a list, no counts)."""
-    from glaucli.safety import read_json_object
-
     manifest = read_json_object(target / MANIFEST)
     return manifest if manifest is not None and isinstance(manifest.get("counts"), dict) else None
 

@@ -7,7 +7,6 @@ from typing import Callable
 
 from glaucli import config, runs
 from glaucli.contract import RESEARCH_NOTE
-from glaucli.data import collection as collections
 from glaucli.data.images import RESAMPLE
 from glaucli.data.labels import CLASSES
 from glaucli.engine import metrics as screening
@@ -50,9 +49,7 @@ def combine(method: str, member_args: list[str], data: Path | None = None, name:
         component(name, "--name")
     root = config.runs_dir(runs_dir)
     members = [runs.resolve_run(arg, root) for arg in member_args]
-    if not data and not runs.meta_dataset(members[0].meta, members[0].path):
-        raise InputError("the first member records no dataset; pass --data")
-    dataset = collections.resolve(collections.from_record(members[0].meta.get("data"), data))
+    dataset = runs.run_collection(members[0].meta, members[0].path, data)  # the first member's data
     val_pairs = dataset.require("validation")
     labels = [y for _, y in val_pairs]
     if method == "stack" and min(labels.count(0), labels.count(1)) < 2:

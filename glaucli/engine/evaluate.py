@@ -14,7 +14,8 @@ from glaucli.engine import calibration
 from glaucli.engine import metrics as screening
 from glaucli.engine.predict import TTA_VIEWS, load_model, scored_pairs, scores_of
 from glaucli.errors import InputError, UsageError
-from glaucli.runs import Run, meta_data_record, write_json_atomic
+from glaucli.runs import Run, run_collection
+from glaucli.safety import atomic_path, write_json_atomic
 
 
 def parse_gate(text: str | None) -> dict[str, float]:
@@ -146,7 +147,7 @@ def save_evaluation(found: Evaluation, output: Path | None = None,
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "metrics.json", result)
     flags = found.flags or [None] * len(found.pairs)
-    with open(out / "predictions.csv", "w", newline="") as fh:
+    with atomic_path(out / "predictions.csv") as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["file", "true_label", "probability", "predicted_label", "verdict", "ood_flag"])
         for (path, y), p, flag in zip(found.pairs, found.scores, flags):
@@ -201,10 +202,12 @@ def decision_threshold(run: Run, model, dataset: collections.Collection | None, 
     if target_specificity is None and run.meta.get("threshold_tta") is not None \
             and run.meta.get("tta_views") == list(views):
         return calibration.scale_one(float(run.meta["threshold_tta"]), temperature), "validation-youden"
+    unusable = ""
     if dataset is None:
-        record = run.meta.get("data") or {}
-        if record.get("path") and Path(record["path"]).exists():
-            dataset = collections.resolve(collections.from_record(record))
+        try:
+            dataset = run_collection(run.meta, run.path)
+        except InputError as exc:  # predict has no --data: say why, then ask for --threshold
+            unusable = f" ({exc.message})"
     if dataset is None or "validation" not in dataset.splits():
         if target_specificity is not None and evaluated is not None:
             labels, scores = evaluated
@@ -212,7 +215,8 @@ def decision_threshold(run: Run, model, dataset: collections.Collection | None, 
             report(f"Threshold {threshold:.4f} reaches specificity {reached:.4f} on the evaluated data "
                    "itself (no validation split: optimistic)")
             return threshold, "target-specificity-recomputed"
-        raise InputError(f"no validation split to choose the {'TTA ' if views else ''}threshold of {run.path} on",
+        raise InputError(f"no validation split to choose the {'TTA ' if views else ''}threshold of {run.path} on"
+                         + unusable,
                          hint="pass --threshold, or --data with a validation split")
     val_pairs = dataset.require("validation")
     val_labels = [y for _, y in val_pairs]
@@ -228,16 +232,7 @@ def decision_threshold(run: Run, model, dataset: collections.Collection | None, 
 
 def _collection(run: Run, data, report: Callable[[str], None]) -> collections.Collection:
     """The collection to evaluate on: `data`, else the one the run recorded."""
-    spec = data if isinstance(data, collections.DataSpec) else collections.DataSpec(path=data)
-    if spec.path is None and spec.labels is None:
-        record = meta_data_record(run.meta, run.path)
-        if not record.get("path"):
-            raise InputError(f"{run.path} records no dataset; pass --data")
-        own = collections.from_record(record)
-        if not Path(own.path).exists():
-            raise InputError(f"the run's dataset {own.path} is no longer there", hint="pass --data DIR")
-        spec = own
-    found = collections.resolve(spec)
+    found = run_collection(run.meta, run.path, data)
     for text in found.notes:
         report(text)
     for text in found.warnings:

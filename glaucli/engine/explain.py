@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glaucli.data.images import load_image
+from glaucli.safety import atomic_path
 
 FLAT = "no attribution (flat map)"
 MIN_SIDE = 512  # overlays are at least this many px on the long side
@@ -183,16 +184,16 @@ def _draw_overlay(photo, heat, out: Path, probability, threshold, explain_rg, fl
     fig.text(0.01, 1 - 0.8 * title / (height + title), second, fontsize=8, va="center",
              color="tab:red" if flat else "dimgray")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(out)
+    try:
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, dpi=100, format="png")
+    finally:
+        plt.close(fig)
 
 
 def _save_png(image, out: Path) -> None:
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    image.save(tmp, format="PNG")
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        image.save(tmp, format="PNG")
 
 
 class OutputNames:

@@ -7,7 +7,6 @@ run's image size and returns P(RG).
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import shutil
 import tempfile
@@ -15,30 +14,32 @@ import warnings
 from pathlib import Path
 
 from glaucli.contract import RESEARCH_NOTE, SCHEMA
-from glaucli.data import collection as collections
 from glaucli.data.labels import CLASSES
 from glaucli.errors import InputError, UsageError, WorkError
-from glaucli.runs import Run, meta_data_record
-from glaucli.safety import swap_into_place
+from glaucli.runs import Run, run_collection
+from glaucli.safety import swap_into_place, write_json_atomic
 
 FORMATS = {"saved-model": "", "tflite": ".tflite", "onnx": ".onnx"}
 TOLERANCE = {False: 1e-4, True: 1e-2}  # float32, float16 weights
 
 
-def _check_images(run: Run, size: int, count: int = 8):
-    """A few validation images through the one loader (random pixels if the run has no data)."""
+def _check_images(run: Run, size: int, report, count: int = 8):
+    """A few validation images through the one loader. Without them (the run records no data,
+    or it moved) the export is still checked, on random pixels, and a warning says why: an
+    export is often made where the training data is not."""
     import numpy as np
 
     from glaucli.data.images import load_image
 
-    record = meta_data_record(run.meta, run.path)
     try:
-        pairs = collections.resolve(collections.from_record(record)).files("validation") if record.get("path") else []
-    except InputError:
-        pairs = []
+        pairs = run_collection(run.meta, run.path).files("validation")
+        why = "its dataset has no validation split"
+    except InputError as exc:
+        pairs, why = [], exc.message
     if pairs:
         step = max(1, len(pairs) // count)
         return np.stack([load_image(p, size) for p, _ in pairs[::step][:count]]).astype("float32"), "validation images"
+    report(f"Warning: checking the export on random images, not validation images: {why}")
     return np.random.default_rng(0).uniform(0, 255, (count, size, size, 3)).astype("float32"), "random images"
 
 
@@ -144,7 +145,8 @@ def output_path(run: Run, fmt: str, output: Path | None, float16: bool = False, 
 
 def export(run: Run, fmt: str, output: Path | None = None, float16: bool = False,
            report=lambda text: None, force: bool = False) -> dict:
-    """Write the export atomically, run it on a few images, compare with Keras."""
+    """Write the export atomically, run it on a few images, compare with Keras. `report` gets
+    the warnings (checked on random images when the run's validation images are not there)."""
     import numpy as np
 
     from glaucli.engine.predict import load_model, model_image_size
@@ -153,12 +155,11 @@ def export(run: Run, fmt: str, output: Path | None = None, float16: bool = False
     target = output_path(run, fmt, output, float16, force)
     model = load_model(run.model_path)
     size = model_image_size(model)
-    x, source = _check_images(run, size)
+    x, source = _check_images(run, size, report)
     expected = np.asarray(model.predict(x, verbose=0)).reshape(-1)  # also builds what export traces
     target.parent.mkdir(parents=True, exist_ok=True)
     # Build beside the target, then rename: a failed export leaves no half file under its name.
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}{FORMATS[fmt]}")
-    report(f"Exporting {run.name} as {fmt}{' (float16 weights)' if float16 else ''}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -180,10 +181,10 @@ def export(run: Run, fmt: str, output: Path | None = None, float16: bool = False
     size_bytes = (sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
                   if target.is_dir() else target.stat().st_size)
     sidecar = _sidecar(target, fmt)
-    sidecar.write_text(json.dumps({
+    write_json_atomic(sidecar, {
         "schema": SCHEMA, "run": str(run.path), "format": fmt, "float16": float16, "image_size": size,
         "input": "raw RGB float32 0-255, shape (N, S, S, 3)", "output": "P(RG), shape (N, 1)",
-        "classes": list(CLASSES), "threshold": run.threshold, "note": RESEARCH_NOTE}, indent=2) + "\n")
+        "classes": list(CLASSES), "threshold": run.threshold, "note": RESEARCH_NOTE})
     result = {"format": fmt, "path": str(target), "size_bytes": size_bytes, "max_abs_diff": diff,
               "tolerance": TOLERANCE[float16], "checked_on": f"{len(x)} {source}", "meta": str(sidecar)}
     if not diff <= TOLERANCE[float16]:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from glaucli import runs
 from glaucli.data.fundus import FundusCheck
+from glaucli.safety import atomic_path
 
 OOD_FILE = "ood.npz"
 PERCENTILE = 99.0
@@ -153,9 +154,8 @@ def calibrate(run: Path, meta: dict, model, train_pairs, val_pairs, batch_size: 
     for i, g in enumerate(gaussians):
         arrays.update({f"{i}_mean": g.mean, f"{i}_axes": g.axes, f"{i}_variances": g.variances,
                        f"{i}_residual": np.float64(g.residual)})
-    tmp = run / f".{OOD_FILE}.tmp.npz"
-    np.savez(tmp, **arrays)
-    tmp.replace(run / OOD_FILE)
+    with atomic_path(run / OOD_FILE) as tmp:
+        np.savez(tmp, **arrays)
     train_scores = _combine([g.distance(f) for g, f in zip(gaussians, train)], scales)
     return {
         "file": OOD_FILE, "method": "mahalanobis (ledoit-wolf covariance) on pooled backbone features",

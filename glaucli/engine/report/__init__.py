@@ -6,7 +6,6 @@ user chose are text, never markup."""
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -18,6 +17,7 @@ from glaucli.data.layout import read_manifest
 from glaucli.engine import calibration
 from glaucli.engine.report import evidence, figures
 from glaucli.errors import UsageError
+from glaucli.safety import write_text_atomic
 
 TEMPLATES = Path(__file__).parent / "templates"
 HEADLINE = ("auc", "sensitivity", "specificity", "pauc_90", "sens_at_95spec", "accuracy", "f1")
@@ -207,6 +207,4 @@ def _when(stamp: str | None) -> str:
 
 def _write(target: Path, text: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
+    write_text_atomic(target, text)
