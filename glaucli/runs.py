@@ -41,6 +41,26 @@ def new_run_dir(runs_dir: Path, kind: str, name: str) -> Path:
     raise InputError(f"too many runs named {name} in {parent}")
 
 
+def run_meta(kind: str, status: str, *, backbone: str, image_size: int, preprocessing: str,
+             threshold: float, data: dict, synthetic: bool, versions: dict, started_at: str | None = None,
+             **fields) -> dict:
+    """meta.json's fields common to every run (train and ensemble), in one order: kind, status,
+    started/finished (finished now when `status` is complete), backbone, image size, classes,
+    threshold, preprocessing, resample; then `fields` (what only this kind records: method,
+    gradcam_layer, args, device ...); then the data record, synthetic, versions, the note."""
+    from glaucli.contract import RESEARCH_NOTE
+    from glaucli.data.images import RESAMPLE
+    from glaucli.data.labels import CLASSES
+
+    return {
+        "kind": kind, "status": status, "started_at": started_at or now(),
+        "finished_at": now() if status == "complete" else None, "backbone": backbone,
+        "image_size": image_size, "classes": list(CLASSES), "threshold": float(threshold),
+        "preprocessing": preprocessing, "resample": RESAMPLE, **fields,
+        "data": data, "synthetic": synthetic, "versions": versions, "note": RESEARCH_NOTE,
+    }
+
+
 def write_meta(run: Path, meta: dict) -> None:
     write_json_atomic(run / META, {"schema": SCHEMA, **meta})
 

@@ -73,3 +73,28 @@ def test_the_cli_names_the_run_it_chose_and_shows_warnings(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert out == ""
     assert f"Using run {folder}" in err and "Warning: no meta.json beside loose.keras" in err
+
+
+def test_run_meta_holds_the_common_fields_in_one_order():
+    from glaucli.contract import RESEARCH_NOTE
+    from glaucli.runs import run_meta
+
+    meta = run_meta("ensemble", "complete", backbone="mean(a, b)", image_size=64, preprocessing="per member",
+                    threshold=0.25, data={"path": "/d"}, synthetic=False, versions={"glaucli": "x"},
+                    started_at="2026-01-01T00:00:00+00:00", method="mean")
+    assert list(meta)[:10] == ["kind", "status", "started_at", "finished_at", "backbone", "image_size",
+                               "classes", "threshold", "preprocessing", "resample"]
+    assert list(meta)[10:] == ["method", "data", "synthetic", "versions", "note"]
+    assert meta["classes"] == ["NRG", "RG"] and meta["note"] == RESEARCH_NOTE and meta["finished_at"]
+    assert run_meta("train", "running", backbone="b", image_size=1, preprocessing="p", threshold=0.5, data={},
+                    synthetic=True, versions={})["finished_at"] is None
+
+
+def test_run_collection_names_what_is_missing(tmp_path, sample_set):
+    with pytest.raises(InputError, match="records no dataset"):
+        runs.run_collection({}, tmp_path)
+    with pytest.raises(InputError, match="no longer there"):
+        runs.run_collection({"data": {"path": str(tmp_path / "gone")}}, tmp_path)
+    assert runs.run_collection({"data": {"path": str(sample_set)}}, tmp_path).splits() == ["train", "validation",
+                                                                                         "test"]
+    assert runs.run_collection({}, tmp_path, sample_set).root == sample_set  # --data wins

@@ -6,9 +6,6 @@ from pathlib import Path
 from typing import Callable
 
 from glaucli import config, runs
-from glaucli.contract import RESEARCH_NOTE
-from glaucli.data.images import RESAMPLE
-from glaucli.data.labels import CLASSES
 from glaucli.engine import metrics as screening
 from glaucli.engine import ood
 from glaucli.engine.predict import load_model, model_image_size, scores_of
@@ -47,6 +44,7 @@ def combine(method: str, member_args: list[str], data: Path | None = None, name:
         from glaucli.safety import component
 
         component(name, "--name")
+    started = runs.now()
     root = config.runs_dir(runs_dir)
     members = [runs.resolve_run(arg, root) for arg in member_args]
     dataset = runs.run_collection(members[0].meta, members[0].path, data)  # the first member's data
@@ -78,18 +76,14 @@ def combine(method: str, member_args: list[str], data: Path | None = None, name:
     scores = scores_of(model, val_pairs)
     run = runs.new_run_dir(root, "ensemble", name or method)
     save_atomic(model, run / runs.BEST)
-    meta = {
-        "kind": "ensemble", "method": method, "status": "complete", "started_at": runs.now(),
-        "finished_at": runs.now(), "backbone": f"{method}({', '.join(m.name for m in members)})",
-        "image_size": max(sizes), "classes": list(CLASSES), "threshold": float(threshold), **extra,
-        "preprocessing": "per member", "resample": RESAMPLE,
-        "members": [{"run": str(m.path), "layer": f"member_{i}", "image_size": s, "threshold": m.threshold,
-                     "gradcam_layer": m.meta.get("gradcam_layer")}
-                    for i, (m, s) in enumerate(zip(members, sizes))],
-        "data": dataset.describe(), "synthetic": dataset.synthetic,
-        "versions": versions(), "note": RESEARCH_NOTE,
-        "metrics": {"validation": screening.screening_metrics(labels, scores, threshold)},
-    }
+    meta = runs.run_meta(
+        "ensemble", "complete", started_at=started, backbone=f"{method}({', '.join(m.name for m in members)})",
+        image_size=max(sizes), preprocessing="per member", threshold=threshold,
+        data=dataset.describe(), synthetic=dataset.synthetic, versions=versions(), method=method, **extra,
+        members=[{"run": str(m.path), "layer": f"member_{i}", "image_size": s, "threshold": m.threshold,
+                  "gradcam_layer": m.meta.get("gradcam_layer")}
+                 for i, (m, s) in enumerate(zip(members, sizes))])
+    meta["metrics"] = {"validation": screening.screening_metrics(labels, scores, threshold)}
     meta["ood"] = ood.after_training(run, meta, model, dataset.require("train"), val_pairs, 32,
                                      lambda kind, data: report(data["text"]))
     runs.write_meta(run, meta)
