@@ -113,6 +113,20 @@ def _load_standalone(constructor, backbone: Backbone, size: int, weights: str):
     return model
 
 
+def output_head(x, dropout: float | None = None):
+    """The one output of every trainable glaucli model (classifier and concat ensemble):
+    [Dropout `head_dropout`] -> Dense(1) `head_logits` -> sigmoid `probability`, P(RG).
+    Float32 under mixed precision; the names are what saved models, fine-tuning (`head_*`
+    trains in every phase) and the feature cache look for."""
+    from glaucli.tf import keras
+
+    k = keras()
+    if dropout is not None:
+        x = k.layers.Dropout(dropout, name="head_dropout")(x)
+    logits = k.layers.Dense(1, name="head_logits", dtype="float32")(x)
+    return k.layers.Activation("sigmoid", name="probability", dtype="float32")(logits)
+
+
 def build(backbone: Backbone, size: int, weights: str | None = None, head: str = "default",
           dropout: float = 0.2) -> Built:
     """The classifier for `backbone` at `size` px. `weights`: None, "imagenet" or a file.
@@ -137,19 +151,14 @@ def build(backbone: Backbone, size: int, weights: str | None = None, head: str =
     if backbone.constructor is None:
         x = k.layers.Flatten(name="head_flatten")(features)
         x = k.layers.Dense(256, activation="relu", name="head_dense")(x)
-        x = k.layers.Dropout(dropout, name="head_dropout")(x)
     else:
         x = k.layers.GlobalAveragePooling2D(name="head_pool")(features)
         if head == "seed":
             x = k.layers.Dropout(0.5, name="head_dropout1")(x)
             x = k.layers.Dense(64, activation="relu", name="head_dense")(x)
             x = k.layers.Dropout(0.5, name="head_dropout2")(x)
-        else:
-            x = k.layers.Dropout(dropout, name="head_dropout")(x)
-    # Output layers stay float32 under mixed precision.
-    logits = k.layers.Dense(1, name="head_logits", dtype="float32")(x)
-    probability = k.layers.Activation("sigmoid", name="probability", dtype="float32")(logits)
-    model = k.Model(inputs, probability, name=f"glaucli_{backbone.name.replace('-', '_')}")
+            dropout = None  # the seed head's own last dropout stands in for head_dropout
+    model = k.Model(inputs, output_head(x, dropout), name=f"glaucli_{backbone.name.replace('-', '_')}")
     return Built(model, gradcam_layer, mode)
 
 

@@ -111,8 +111,5 @@ def build_concat(backbones: list[Backbone], size: int, member_sizes: list[int],
         gradcam_layers.append(features._keras_history[0].name)
         pooled.append(k.layers.GlobalAveragePooling2D(name=f"head_pool_{i}")(features))
     x = k.layers.Concatenate(name="head_concat")(pooled)
-    x = k.layers.Dropout(0.2, name="head_dropout")(x)
-    logits = k.layers.Dense(1, name="head_logits", dtype="float32")(x)
-    probability = k.layers.Activation("sigmoid", name="probability", dtype="float32")(logits)
-    model = k.Model(inputs, probability, name="ensemble_concat")
+    model = k.Model(inputs, classifier.output_head(x, 0.2), name="ensemble_concat")
     return classifier.Built(model, gradcam_layers[0], "per member"), gradcam_layers
