@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from glaucli.contract import SCHEMA
-from glaucli.errors import InputError
+from glaucli.errors import InputError, UsageError
 from glaucli.safety import component, read_json_object, write_json_atomic  # noqa: F401 - re-exported
 
 KINDS = ("train", "ensemble")
@@ -117,11 +117,25 @@ class Run:
         return meta_threshold(self.meta, self.path)
 
 
+def is_threshold(value) -> bool:
+    """The one range rule for a decision threshold: a finite real number in [0, 1] (not a bool).
+    0 and 1 are allowed: a user may ask for them, and a run that learned nothing may store one
+    (training warns; the run must still load to be looked at)."""
+    real = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return real and math.isfinite(value) and 0 <= value <= 1
+
+
+def check_threshold(value: float | None, option: str = "--threshold") -> float | None:
+    """A threshold the user gave (None: not given), else a UsageError (exit 2)."""
+    if value is not None and not is_threshold(value):
+        raise UsageError(f"{option} must be within [0, 1]")
+    return value
+
+
 def meta_threshold(meta: dict, where: Path) -> float:
     """The decision threshold meta.json records: a finite number in [0, 1], else exit 3."""
     value = meta.get("threshold", 0.5)
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or not 0 <= value <= 1:
+    if not is_threshold(value):
         raise InputError(f"{where / META}: threshold {value!r} is not a number in [0, 1] (the file is corrupt)",
                          hint="pass --threshold, or retrain the run")
     return float(value)

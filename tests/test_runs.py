@@ -98,3 +98,15 @@ def test_run_collection_names_what_is_missing(tmp_path, sample_set):
     assert runs.run_collection({"data": {"path": str(sample_set)}}, tmp_path).splits() == ["train", "validation",
                                                                                          "test"]
     assert runs.run_collection({}, tmp_path, sample_set).root == sample_set  # --data wins
+
+
+def test_one_threshold_rule(tmp_path):
+    from glaucli.errors import UsageError
+
+    assert all(runs.is_threshold(v) for v in (0, 0.5, 1, 1.0))
+    assert not any(runs.is_threshold(v) for v in (-0.1, 1.01, float("nan"), float("inf"), True, "0.5", None))
+    assert runs.check_threshold(None) is None and runs.check_threshold(0.3) == 0.3
+    with pytest.raises(UsageError, match=r"--threshold must be within \[0, 1\]"):
+        runs.check_threshold(float("nan"))
+    with pytest.raises(InputError, match="threshold"):
+        runs.meta_threshold({"threshold": True}, tmp_path)

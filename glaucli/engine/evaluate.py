@@ -14,7 +14,7 @@ from glaucli.engine import calibration
 from glaucli.engine import metrics as screening
 from glaucli.engine.predict import TTA_VIEWS, load_model, scored_pairs, scores_of
 from glaucli.errors import InputError, UsageError
-from glaucli.runs import Run, run_collection
+from glaucli.runs import Run, check_threshold, run_collection
 from glaucli.safety import atomic_path, write_json_atomic
 
 
@@ -76,8 +76,7 @@ def assess(run: Run, data: Path | collections.DataSpec | None = None, split: str
     Writes nothing (a notebook can evaluate without touching the run folder)."""
     if threshold is not None and target_specificity is not None:
         raise UsageError("--threshold and --target-specificity exclude each other")
-    if threshold is not None and not 0 <= threshold <= 1:
-        raise UsageError("--threshold must be within [0, 1]")
+    check_threshold(threshold)
     if target_specificity is not None and not 0 < target_specificity <= 1:
         raise UsageError("--target-specificity must be within (0, 1]")
     if bootstrap < 0:

@@ -15,6 +15,7 @@ from typing import Callable, Iterable, Iterator
 
 from glaucli.data.images import ImageError, load_image, walk_images
 from glaucli.errors import InputError, brief
+from glaucli.runs import check_threshold  # the one threshold rule; api and cli import it from here
 
 
 def load_model(path: Path):
@@ -223,14 +224,6 @@ class Prediction:
     heatmap: Path | None = None
     note: str | None = None  # why an explanation is flat, if it is
     error: str | None = None  # the image could not be read: no other field is set
-
-
-def check_threshold(threshold: float | None) -> None:
-    """A given threshold must be a probability (a UsageError names the CLI's option)."""
-    if threshold is not None and not 0 <= threshold <= 1:
-        from glaucli.errors import UsageError
-
-        raise UsageError("--threshold must be within [0, 1]")
 
 
 def predict(paths: Iterable[Path], run, threshold: float | None = None, tta: bool = False,
