@@ -162,7 +162,8 @@ def scored_pairs(model, pairs, batch_size: int = 32, tta: bool = False,
 
 def scores_of(model, pairs, batch_size: int = 32, tta: bool = False,
               on_batch: Callable[[int], None] | None = None) -> list[float]:
-    """P(RG) for every (path, label) pair, in order; any unreadable image fails the work."""
+    """P(RG) for every (path, label) pair, in order; any unreadable image fails the work.
+    (Inside training, selection.validation_scores scores the pipeline's dataset instead.)"""
     return [s.probability for s in scored_pairs(model, pairs, batch_size, tta, on_batch)]
 
 
