@@ -1,9 +1,10 @@
 """The Kaggle API client: credentials, the dataset's current version, the signed storage URL.
 
 Kaggle's own `kagglesdk` makes the API calls (GetDataset for the version, DownloadDataset
-for a signed storage URL); this is the only module that imports it. The archive itself is
-streamed by data/transfer.py, because neither Kaggle client sets timeouts, retries inside
-a call, resumes, or reports progress. `kagglehub` is not used: its credential lookup skips
+for a signed storage URL); this is the only module that imports it. Its session gets a
+timeout and urllib3's Retry (connection failures, timeouts, 429 and 5xx, honouring
+Retry-After), each retry announced. The archive itself is streamed by data/transfer.py,
+because neither Kaggle client resumes or reports progress. `kagglehub` is not used: its credential lookup skips
 ~/.config/kaggle/kaggle.json and it silently goes anonymous.
 """
 
@@ -20,6 +21,7 @@ DATASETS = {
     "v1": "deathtrooper/eyepacs-airogs-light",
 }
 MAX_ATTEMPTS = transfer.ATTEMPTS  # per API call, and per download (data/download.py)
+RETRY_STATUSES = (429, 500, 502, 503, 504)  # rate-limited or overloaded: worth another try
 
 
 def resolve_dataset_ref(dataset: str) -> tuple[str, str]:
@@ -32,13 +34,14 @@ def resolve_dataset_ref(dataset: str) -> tuple[str, str]:
     return dataset, parts[1]
 
 
-def tune_session(client, timeout: tuple[float, float], warn: Callable[[str], None] | None = None) -> bool:
+def tune_session(client, timeout: tuple[float, float], warn: Callable[[str], None] | None = None,
+                 retry=None) -> bool:
     """The one place that touches kagglesdk's private HTTP session (`_init_session`,
     `_session`): a timeout on every request (kagglesdk sets none; a stalled API server must
-    not hang us) and no redirects (DownloadDataset answers 302 to the signed storage URL;
-    following it would open, and waste, a transfer). If a kagglesdk release moves these, the
-    download still works, without the timeout: a warning says so and False is returned.
-    tests/data/test_kaggle.py fails loudly when they move."""
+    not hang us), `retry` (a urllib3 Retry) and no redirects (DownloadDataset answers 302 to
+    the signed storage URL; following it would open, and waste, a transfer). If a kagglesdk
+    release moves these, the download still works, without the timeout and retries: a
+    warning says so and False is returned. tests/data/test_kaggle.py fails loudly when they move."""
     import requests.adapters
 
     class TimeoutAdapter(requests.adapters.HTTPAdapter):
@@ -51,14 +54,46 @@ def tune_session(client, timeout: tuple[float, float], warn: Callable[[str], Non
         http._init_session()  # created lazily otherwise
         session = http._session
         for scheme in ("http://", "https://"):
-            session.mount(scheme, TimeoutAdapter())
+            session.mount(scheme, TimeoutAdapter(max_retries=retry or 0))
         session.max_redirects = 0
     except (AttributeError, TypeError) as exc:
         if warn:
             warn(f"this kagglesdk version is not the one glaucli knows ({type(exc).__name__}: {exc}); "
-                 "Kaggle API calls run without glaucli's timeout")
+                 "Kaggle API calls run without glaucli's timeout and retries")
         return False
     return True
+
+
+def said_retry(attempts: int, warn: Callable[[str], None] | None, state: dict):
+    """urllib3's Retry for `attempts` tries of one API call, as glaucli retries: every method
+    (the calls are POSTs that only read), connection failures, timeouts and RETRY_STATUSES,
+    Retry-After honoured, else GLAUCLI_RETRY_BACKOFF doubling; each retry announced (a silent
+    back-off looks like a hang); no retry where it cannot help (a name that does not resolve,
+    a refusal on the first try: neterrors). `state` carries `what` (the call, set by the
+    caller) in, and `tries` and `gave_up` (stopped early) out, for the final message."""
+    from urllib3.exceptions import MaxRetryError
+    from urllib3.util.retry import Retry
+
+    class SaidRetry(Retry):
+        def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+            state["tries"] = len(self.history) + 1  # including the one that just failed
+            if error is not None and not neterrors.describe(error, url).worth_retrying(len(self.history)):
+                state["gave_up"] = True
+                raise MaxRetryError(_pool, url, error) from error
+            new = super().increment(method, url, response, error, _pool, _stacktrace)  # raises when spent
+            delay = (new.get_retry_after(response) if response is not None else None)
+            delay = new.get_backoff_time() if delay is None else delay
+            cause = f"HTTP {response.status}" if response is not None else str(neterrors.describe(error, url))
+            if warn:
+                warn(f"Kaggle {state.get('what', 'API call')} failed ({cause}); retrying in {delay:g} s "
+                     f"(attempt {len(new.history) + 1}/{attempts})")
+            return new
+
+        def get_backoff_time(self) -> float:
+            return transfer.backoff(len(self.history) - 1) if self.history else 0.0
+
+    return SaidRetry(total=attempts - 1, allowed_methods=None, status_forcelist=RETRY_STATUSES,
+                     raise_on_status=False, respect_retry_after_header=True, redirect=False)
 
 
 class _Api:
@@ -72,40 +107,40 @@ class _Api:
         elif found:
             kwargs.update(username=found.username, password=found.key)
         self.client = KaggleClient(**kwargs)
-
-        tune_session(self.client, transfer.timeouts(), warn)
+        self.state: dict = {}
+        tune_session(self.client, transfer.timeouts(), warn, said_retry(MAX_ATTEMPTS, warn, self.state))
 
     def _call(self, what: str, fn, ref: str):
+        """One API call (urllib3's Retry inside, see said_retry), its failure as one line."""
         import requests
 
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                return fn()
-            except requests.HTTPError as exc:
-                status = exc.response.status_code if exc.response is not None else None
-                redirected = exc.response is not None and bool(exc.response.history)
-                if status in (401, 403) and not redirected:
-                    if self.found:
-                        raise InputError(
-                            f"Kaggle refused the credentials from {self.found.source} ({status})",
-                            hint="check the key/token, or accept the dataset's terms on kaggle.com") from None
-                    raise InputError(f"Kaggle refused an anonymous request ({status}); no credentials found",
-                                     hint="looked in: " + ", ".join(creds_mod.places_checked())) from None
-                if status == 404 and not redirected:
-                    raise InputError(f"unknown dataset {ref} (Kaggle answered 404)",
-                                     hint="check the owner/slug; v1 and v2 are built in") from None
-                if status is not None and status < 500 and not redirected:
-                    raise WorkError(f"Kaggle {what} failed ({status})") from None
-                error = f"HTTP {status}"
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                failure = neterrors.describe(exc)
-                if not failure.worth_retrying(attempt):
-                    raise WorkError(f"Kaggle {what} failed: cannot reach {failure}",
-                                    hint=self.offline_hint(ref)) from None
-                error = str(failure)
-            transfer.retrying(self.warn, f"Kaggle {what}", error, attempt, MAX_ATTEMPTS)
-        raise WorkError(f"Kaggle {what} failed after {MAX_ATTEMPTS} attempts: {error}",
-                        hint=self.offline_hint(ref))
+        self.state.update(what=what, tries=1, gave_up=False)
+        try:
+            return fn()
+        except requests.HTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else None
+            redirected = exc.response is not None and bool(exc.response.history)
+            if status in (401, 403) and not redirected:
+                if self.found:
+                    raise InputError(
+                        f"Kaggle refused the credentials from {self.found.source} ({status})",
+                        hint="check the key/token, or accept the dataset's terms on kaggle.com") from None
+                raise InputError(f"Kaggle refused an anonymous request ({status}); no credentials found",
+                                 hint="looked in: " + ", ".join(creds_mod.places_checked())) from None
+            if status == 404 and not redirected:
+                raise InputError(f"unknown dataset {ref} (Kaggle answered 404)",
+                                 hint="check the owner/slug; v1 and v2 are built in") from None
+            if status in RETRY_STATUSES and self.state["tries"] > 1:
+                raise WorkError(f"Kaggle {what} failed after {self.state['tries']} attempts: HTTP {status}",
+                                hint=self.offline_hint(ref)) from None
+            raise WorkError(f"Kaggle {what} failed ({status})", hint=self.offline_hint(ref)
+                            if status in RETRY_STATUSES else None) from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            failure = neterrors.describe(exc)
+            if self.state["gave_up"] or self.state["tries"] == 1:
+                raise WorkError(f"Kaggle {what} failed: cannot reach {failure}", hint=self.offline_hint(ref)) from None
+            raise WorkError(f"Kaggle {what} failed after {self.state['tries']} attempts: {failure}",
+                            hint=self.offline_hint(ref)) from None
 
     def offline_hint(self, ref: str, kept: int = 0) -> str:
         """What to do when Kaggle cannot be reached: resume only if something was kept,

@@ -27,6 +27,7 @@ class Behaviour:
     expire: int = 0  # storage answers 403 this many times
     wrong_md5: bool = False
     ignore_range: bool = False
+    busy: list = field(default_factory=list)  # the API first answers these statuses, one per call
     requests: list = field(default_factory=list)
 
 
@@ -73,6 +74,12 @@ class FakeKaggle:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 auth = self.headers.get("Authorization")
                 b.requests.append(("POST", url.path, auth))
+                if b.busy:  # overloaded or rate-limited: Retry-After says when to come back
+                    self.send_response(b.busy.pop(0))
+                    self.send_header("Retry-After", "0")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if auth is None and not b.allow_anonymous:
                     return self._json(401, {"code": 401, "message": "Unauthenticated"})
                 if auth is not None and b.accept and auth not in b.accept:

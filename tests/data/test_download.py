@@ -76,6 +76,21 @@ def test_v2_happy_path_then_rerun_skips(cli, kaggle, tmp_path):
     assert cli.json("data")["path"] == str(target)
 
 
+def test_busy_or_rate_limited_api_is_retried_and_said(cli, kaggle, monkeypatch):
+    """503 and 429 are retried (urllib3's Retry, honouring Retry-After), each retry announced;
+    a server that stays busy ends in one line naming the attempts."""
+    kaggle.b.busy = [503, 429]
+    result = cli("download", "--json")
+    assert json.loads(result.stdout)["source"]["version"] == 3
+    err = " ".join(result.stderr.split())
+    assert "Kaggle dataset lookup failed (HTTP 503); retrying in 0 s (attempt 2/6)" in err
+    assert "Kaggle dataset lookup failed (HTTP 429); retrying in 0 s (attempt 3/6)" in err
+    monkeypatch.setattr("glaucli.data.kaggle.MAX_ATTEMPTS", 2)
+    kaggle.b.busy = [503] * 3
+    err = " ".join(cli("download", "--force", code=1).stderr.split())
+    assert "Kaggle dataset lookup failed after 2 attempts: HTTP 503" in err and "attempt 2/2" in err
+
+
 def test_v1_takes_release_crop_unless_variant(cli, kaggle, tmp_path):
     cli("download", "v1", "--quiet")
     assert (tmp_path / "data" / "v1" / "train" / "NRG").is_dir()
