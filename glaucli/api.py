@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 
 if TYPE_CHECKING:
     from glaucli.engine.predict import Prediction
-    from glaucli.engine.train import TrainConfig, TrainResult
+    from glaucli.engine.training import TrainConfig, TrainResult
+    from glaucli.events import Listeners
 
 __all__ = ["TrainConfig", "train", "resume", "evaluate", "predict"]
 
-_LAZY = {"TrainConfig": "glaucli.engine.train", "TrainResult": "glaucli.engine.train"}
+_LAZY = {"TrainConfig": "glaucli.engine.training", "TrainResult": "glaucli.engine.training"}
 
 
 def __getattr__(name: str):  # PEP 562: the engine loads when a name is first used
@@ -33,19 +34,20 @@ def __getattr__(name: str):  # PEP 562: the engine loads when a name is first us
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def train(config: "TrainConfig", report=lambda kind, data: None) -> "TrainResult":
-    """Train into a new run folder (see TrainConfig); returns the run and validation metrics."""
-    from glaucli.engine.train import train as run
+def train(config: "TrainConfig", on_event: "Listeners" = None) -> "TrainResult":
+    """Train into a new run folder (see TrainConfig); returns the run and validation metrics.
+    `on_event`: a callable (or several) receiving glaucli.events as training goes."""
+    from glaucli.engine.training import train as run
 
-    return run(config, report)
+    return run(config, on_event)
 
 
 def resume(run: str | Path, overrides: dict | None = None, runs_dir: Path | None = None,
-           report=lambda kind, data: None) -> "TrainResult":
+           on_event: "Listeners" = None) -> "TrainResult":
     """Continue an interrupted run from its last complete epoch."""
-    from glaucli.engine.train import resume as run_resume
+    from glaucli.engine.training import resume as run_resume
 
-    return run_resume(run, overrides or {}, runs_dir, report)
+    return run_resume(run, overrides or {}, runs_dir, on_event)
 
 
 def evaluate(run: str | Path | None = None, data: Path | None = None, split: str | None = "test",

@@ -11,6 +11,7 @@ import warnings
 
 import pytest
 
+from glaucli import events
 from tests.helpers import make_sample
 
 
@@ -52,14 +53,14 @@ def test_train_resume_evaluate_predict_leave_the_process_as_they_found_it(tmp_pa
     try:
         before = _state()
 
-        def stop_at_first_batch(kind, data):  # a Ctrl-C in the middle of the first epoch
-            if kind == "batch" and data["step"] == 1:
+        def stop_at_first_batch(event):  # a Ctrl-C in the middle of the first epoch
+            if isinstance(event, events.BatchEnded) and event.step == 1:
                 os.kill(os.getpid(), signal.SIGINT)
 
         config = api.TrainConfig("basic-cnn", data=data, image_size=32, epochs=2, batch_size=8, seed=0,
                                  runs_dir=tmp_path / "runs")
         with pytest.raises(Interrupted):
-            api.train(config, report=stop_at_first_batch)
+            api.train(config, stop_at_first_batch)
         assert _state() == before
         run = next((tmp_path / "runs" / "train").iterdir())
         result = api.resume(run, runs_dir=tmp_path / "runs")

@@ -81,20 +81,21 @@ def test_unknown_class_folder_warned_and_mixed_sizes_train(cli, tmp_path):
 
 
 def test_file_disappearing_during_training_is_one_line_and_resumable(cli, tmp_path):
-    from glaucli.engine import train as engine
+    from glaucli import events
+    from glaucli.engine import training as engine
 
     data = make_sample(tmp_path / "d", per_class=40, size=32)
     victim = sorted((data / "train" / "RG").glob("*.jpg"))[0]
 
-    def vanish(kind, info):
-        if kind == "epoch" and info["epoch"] == 1:
+    def vanish(event):
+        if isinstance(event, events.EpochEnded) and event.epoch == 1:
             victim.write_bytes(b"gone")
 
     with pytest.raises(Exception) as err:
         engine.train(engine.TrainConfig(backbone="basic-cnn", data=data, runs_dir=tmp_path / "runs", image_size=32,
                                         batch_size=4, epochs=4, augment="none", seed=0,
                                         cache="none"),  # a decoded-image cache would never read it again
-                     report=vanish)
+                     vanish)
     assert type(err.value).__name__ == "WorkError" and str(victim) in err.value.message
     run = tmp_path / "runs" / "train" / "basic-cnn"
     assert read_meta(run)["status"] == "failed" and (run / "last.keras").is_file()
@@ -123,8 +124,8 @@ def test_run_folder_without_meta_and_bad_flags(cli, trained, tmp_path):
 def test_disk_full_while_saving_keeps_previous_model(trained, tmp_path, monkeypatch):
     import keras
 
-    from glaucli.engine.train import save_atomic
     from glaucli.errors import WorkError
+    from glaucli.models.saving import save_atomic
 
     target = tmp_path / "run" / "best.keras"
     target.parent.mkdir()

@@ -176,10 +176,10 @@ def test_other_values_refused_before_work(cli, trained, tmp_path):
 
 @pytest.mark.parametrize("state", ['{"epoch": "three"}', '{"phase_index": -1}', '{"stop": [1]}', "[]"])
 def test_garbage_training_state_is_unreadable_not_a_crash(tmp_path, state):
-    from glaucli.engine.train import _load_state
+    from glaucli.engine.training.state import TrainState
 
     (tmp_path / "state.json").write_text(state)
-    assert _load_state(tmp_path) is None  # resume then starts the run over in its own folder
+    assert TrainState.load(tmp_path) is None  # resume then starts the run over in its own folder
 
 
 def test_garbage_tf_config_and_columns(cli, tmp_path, monkeypatch):

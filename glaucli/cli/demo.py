@@ -28,7 +28,7 @@ def demo(
     from glaucli.data.sample import write_sample_set
     from glaucli.engine.evaluate import evaluate
     from glaucli.engine.predict import predict
-    from glaucli.engine.train import TrainConfig, train
+    from glaucli.engine.training import TrainConfig, train
 
     data, runs_dir = directory / "data" / "sample", directory / "runs"
     if not directory.exists():

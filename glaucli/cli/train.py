@@ -7,63 +7,60 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from glaucli import console
+from glaucli import console, events
 from glaucli.cli import options
+from glaucli.engine.training.config import TrainConfig
+
+DEFAULT = TrainConfig()  # the options' defaults: one source, the engine's
 
 
 class TrainProgress:
-    """Renders engine events: a bar per epoch on a terminal, one line per epoch otherwise."""
+    """Renders training events: a bar per epoch on a terminal, one line per epoch otherwise."""
 
     def __init__(self):
         self.bar: console.Progress | None = None
 
-    def __call__(self, kind: str, data: dict) -> None:
-        handler = getattr(self, f"on_{kind}", None)
-        if handler:
-            handler(**data)
+    def __call__(self, event: events.Event) -> None:
+        match event:
+            case events.RunStarted():
+                self.started(event)
+            case events.RunResumed(run, phase, epoch, seconds):
+                console.info(f"Resuming {run}: phase {phase}, after epoch {epoch} (state loaded in {seconds:.1f} s)")
+            case events.PhaseStarted(name, epochs, lr, trainable):
+                console.info(f"[bold]Phase {console.escape(name)}[/]: {epochs} epoch(s), lr {lr:g}, "
+                             f"{trainable} backbone layer(s) trainable", markup=True)
+            case events.EpochEstimated(seconds):
+                console.info(f"Estimated time per epoch: {seconds:.1f} s")
+            case events.EpochStarted(phase, epoch, epochs, steps):
+                # The bar shows on a terminal; elsewhere the epoch line below is the only output.
+                self.bar = console.Progress(f"{phase} {epoch}/{epochs}", steps, "batches", every=float("inf"))
+            case events.BatchEnded(step, _, logs):
+                if self.bar and console.interactive():
+                    self.bar.update(step, status=_fmt(logs))
+            case events.EpochEnded(phase, epoch, epochs, logs, seconds, best):
+                if self.bar:
+                    self.bar.close()
+                console.info(f"{console.escape(phase)} epoch {epoch}/{epochs} {seconds:.0f}s {_fmt(logs)}"
+                             + ("  [green]* best[/]" if best else ""), markup=True)
+            case events.Message(text):
+                console.info(text)
+            case events.Warned(text):
+                console.warn(text)
 
-    def on_start(self, backbone, image_size, device, hardware, train, validation, data, run):
-        gpus = device["gpus"]
+    @staticmethod
+    def started(event: events.RunStarted) -> None:
+        gpus = event.device["gpus"]
         where = "; ".join(f"{g['name']} ({g['memory_gb'] or '?'} GB, compute {g['compute_capability']})"
                           for g in gpus) if gpus else "CPU only"
-        if not gpus and device.get("cpu_bfloat16"):
-            where += f" (bfloat16: {', '.join(device['cpu_bfloat16'])})"
-        h = hardware
-        console.info(f"Training {backbone} at {image_size} px on {where}")
+        if not gpus and event.device.get("cpu_bfloat16"):
+            where += f" (bfloat16: {', '.join(event.device['cpu_bfloat16'])})"
+        h = event.hardware
+        console.info(f"Training {event.backbone} at {event.image_size} px on {where}")
         console.info(f"Precision {h['precision']}, XLA {'on' if h['xla'] else 'off'}, strategy {h['strategy']}, "
-                     f"{h['replicas']} replica(s), batch {h['global_batch']} global / {h['per_replica_batch']} per replica")
-        console.info(f"Data {data}: {train} training and {validation} validation images")
-        console.info(f"Run folder {run}")
-
-    def on_resume(self, run, phase, epoch, seconds):
-        console.info(f"Resuming {run}: phase {phase}, after epoch {epoch} (state loaded in {seconds:.1f} s)")
-
-    def on_phase(self, name, epochs, lr, trainable_backbone_layers):
-        console.info(f"[bold]Phase {name}[/]: {epochs} epoch(s), lr {lr:g}, "
-                     f"{trainable_backbone_layers} backbone layer(s) trainable", markup=True)
-
-    def on_estimate(self, seconds_per_epoch):
-        console.info(f"Estimated time per epoch: {seconds_per_epoch:.1f} s")
-
-    def on_epoch_start(self, phase, epoch, epochs, steps):
-        # The bar shows on a terminal; elsewhere the epoch line below is the only output.
-        self.bar = console.Progress(f"{phase} {epoch}/{epochs}", steps, "batches", every=float("inf"))
-
-    def on_batch(self, step, steps, logs):
-        if self.bar and console.interactive():
-            self.bar.update(step, status=_fmt(logs))
-
-    def on_epoch(self, phase, epoch, epochs, logs, seconds, best):
-        if self.bar:
-            self.bar.close()
-        console.info(f"{phase} epoch {epoch}/{epochs} {seconds:.0f}s {_fmt(logs)}"
-                     + ("  [green]* best[/]" if best else ""), markup=True)
-
-    def on_message(self, text):
-        console.info(text)
-
-    def on_warning(self, text):
-        console.warn(text)
+                     f"{h['replicas']} replica(s), batch {h['global_batch']} global / {h['per_replica_batch']} "
+                     "per replica")
+        console.info(f"Data {event.data}: {event.train} training and {event.validation} validation images")
+        console.info(f"Run folder {event.run}")
 
 
 def _given(ctx: typer.Context, name: str) -> bool:
@@ -79,35 +76,35 @@ def _fmt(logs: dict) -> str:
 
 def train(
     ctx: typer.Context,
-    backbone: Annotated[str, typer.Argument(help="Backbone name (glaucli backbones lists them).")] = "xception",
+    backbone: Annotated[str, typer.Argument(help="Backbone name (glaucli backbones lists them).")] = DEFAULT.backbone,
     data: Annotated[Optional[Path], typer.Option("--data", help="Dataset folder or CSV manifest \\[default: newest complete download].", show_default=False)] = None,
     labels: options.Labels = None,
     classes: options.Classes = None,
     image_column: options.ImageColumn = None,
     label_column: options.LabelColumn = None,
     split_column: options.SplitColumn = None,
-    skip_missing: options.SkipMissing = False,
-    recipe: Annotated[str, typer.Option("--recipe", help="default (two-phase transfer learning) or seed (the original project exactly: 299 px, 1/255, all layers, 50 epochs).")] = "default",
+    skip_missing: options.SkipMissing = DEFAULT.skip_missing,
+    recipe: Annotated[str, typer.Option("--recipe", help="default (two-phase transfer learning) or seed (the original project exactly: 299 px, 1/255, all layers, 50 epochs).")] = DEFAULT.recipe,
     image_size: Annotated[Optional[int], typer.Option("--image-size", min=16, help="Input size in px \\[default: the backbone's].", show_default=False)] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Global batch size (split across GPUs).")] = 32,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Global batch size (split across GPUs).")] = DEFAULT.batch_size,
     epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Epochs of the head phase, or of the only phase \\[default: 10; 50 for --recipe seed].", show_default=False)] = None,
-    finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", min=0, help="Epochs of the fine-tuning phase (0 skips it).")] = 10,
-    lr: Annotated[float, typer.Option("--lr", help="Learning rate of the head phase (or the only phase).")] = 1e-3,
-    finetune_lr: Annotated[float, typer.Option("--finetune-lr", help="Learning rate of the fine-tuning phase.")] = 1e-5,
+    finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", min=0, help="Epochs of the fine-tuning phase (0 skips it).")] = DEFAULT.finetune_epochs,
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate of the head phase (or the only phase).")] = DEFAULT.lr,
+    finetune_lr: Annotated[float, typer.Option("--finetune-lr", help="Learning rate of the fine-tuning phase.")] = DEFAULT.finetune_lr,
     unfreeze: Annotated[Optional[str], typer.Option("--unfreeze", help="Fine-tuning: all, N layers, or a FRACTION of the backbone \\[default: the backbone's].", show_default=False)] = None,
-    weights: Annotated[str, typer.Option("--weights", help="imagenet, none, or a backbone weights FILE (.weights.h5/.h5).")] = "imagenet",
-    augment: Annotated[str, typer.Option("--augment", help="none, light or strong (training split only).")] = "light",
-    class_weight: Annotated[str, typer.Option("--class-weight", help="auto (balanced weights, 1.0 when classes are balanced) or none.")] = "auto",
+    weights: Annotated[str, typer.Option("--weights", help="imagenet, none, or a backbone weights FILE (.weights.h5/.h5).")] = DEFAULT.weights,
+    augment: Annotated[str, typer.Option("--augment", help="none, light or strong (training split only).")] = DEFAULT.augment,
+    class_weight: Annotated[str, typer.Option("--class-weight", help="auto (balanced weights, 1.0 when classes are balanced) or none.")] = DEFAULT.class_weight,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="At most N images per split and class (a smoke run).")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for weights, shuffling and augmentation \\[default: random, recorded].", show_default=False)] = None,
-    deterministic: Annotated[bool, typer.Option("--deterministic", help="Bit-identical results for a seed (TensorFlow op determinism; costs speed on GPUs).")] = False,
-    patience: Annotated[int, typer.Option("--patience", min=1, help="Early stopping patience (epochs without a better val AUC).")] = 5,
-    mixed_precision: Annotated[str, typer.Option("--mixed-precision", help="auto (float16 on GPUs of compute capability >= 7.0, bfloat16 on CPUs with AVX512-BF16 or AMX except for basic-cnn), on or off.")] = "auto",
+    deterministic: Annotated[bool, typer.Option("--deterministic", help="Bit-identical results for a seed (TensorFlow op determinism; costs speed on GPUs).")] = DEFAULT.deterministic,
+    patience: Annotated[int, typer.Option("--patience", min=1, help="Early stopping patience (epochs without a better val AUC).")] = DEFAULT.patience,
+    mixed_precision: Annotated[str, typer.Option("--mixed-precision", help="auto (float16 on GPUs of compute capability >= 7.0, bfloat16 on CPUs with AVX512-BF16 or AMX except for basic-cnn), on or off.")] = DEFAULT.mixed_precision,
     xla: Annotated[Optional[bool], typer.Option("--xla/--no-xla", help="Compile the train step with XLA \\[default: on with a GPU].", show_default=False)] = None,
-    strategy: Annotated[str, typer.Option("--strategy", help="auto (multiworker when TF_CONFIG names several workers, mirrored with several GPUs), none, mirrored or multiworker.")] = "auto",
-    tensorboard: Annotated[bool, typer.Option("--tensorboard", help="Write TensorBoard logs to RUN/tensorboard.")] = False,
-    head_features: Annotated[str, typer.Option("--head-features", help="cache (the frozen backbone runs once; the head phase trains on its pooled features) or live (the backbone runs every epoch).")] = "cache",
-    cache: Annotated[str, typer.Option("--cache", help="Decoded-image cache: auto (memory when the images fit a quarter of the free RAM, else a file in the run folder), memory, disk or none.")] = "auto",
+    strategy: Annotated[str, typer.Option("--strategy", help="auto (multiworker when TF_CONFIG names several workers, mirrored with several GPUs), none, mirrored or multiworker.")] = DEFAULT.strategy,
+    tensorboard: Annotated[bool, typer.Option("--tensorboard", help="Write TensorBoard logs to RUN/tensorboard.")] = DEFAULT.tensorboard,
+    head_features: Annotated[str, typer.Option("--head-features", help="cache (the frozen backbone runs once; the head phase trains on its pooled features) or live (the backbone runs every epoch).")] = DEFAULT.head_features,
+    cache: Annotated[str, typer.Option("--cache", help="Decoded-image cache: auto (memory when the images fit a quarter of the free RAM, else a file in the run folder), memory, disk or none.")] = DEFAULT.cache,
     resume: Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted RUN (folder or name) in place.", show_default=False)] = None,
     members: Annotated[Optional[List[str]], typer.Option("--member", hidden=True)] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Run name \\[default: the backbone; -2, -3... if taken].", show_default=False)] = None,
@@ -119,7 +116,7 @@ def train(
 ) -> None:
     """Train a glaucoma classifier on BACKBONE. Ctrl-C stops cleanly; --resume continues."""
     options.apply(quiet)
-    from glaucli.engine import train as engine
+    from glaucli.engine import training as engine
 
     settings = dict(backbone=backbone, data=data, data_dir=data_dir, variant=variant, labels=labels, classes=classes,
                     image_column=image_column, label_column=label_column, split_column=split_column,

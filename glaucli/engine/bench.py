@@ -34,7 +34,7 @@ def bench_backbone(name: str, pairs, size: int, batch: int, steps: int, precisio
     import numpy as np
 
     from glaucli.data.images import load_image
-    from glaucli.engine.train import compile_model
+    from glaucli.engine.training.recipe import compile_model
     from glaucli.tf import tensorflow
 
     tf = tensorflow()

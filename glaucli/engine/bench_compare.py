@@ -34,8 +34,9 @@ def versus_keras(bb, pairs, val_pairs, size: int, batch: int, steps: int, rounds
     from glaucli.data.images import load_image
     from glaucli.data.pipeline import augmenter, make_dataset
     from glaucli.engine import precision
-    from glaucli.engine.train import compile_model, save_atomic
+    from glaucli.engine.training.recipe import compile_model
     from glaucli.models import classifier
+    from glaucli.models.saving import save_atomic
     from glaucli.tf import keras, tensorflow
 
     tf, k = tensorflow(), keras()

@@ -23,3 +23,14 @@ def describe_devices() -> dict:
                      "compute_capability": ".".join(map(str, details.get("compute_capability", ()))) or None,
                      "memory_gb": memory})
     return {"gpus": gpus, "cpu_only": not gpus, "cpu_bfloat16": cpu_bfloat16()}
+
+
+def versions() -> dict:
+    """The software a run was made with, as meta.json records it."""
+    import platform
+
+    from glaucli import __version__
+    from glaucli.tf import keras, tensorflow
+
+    return {"glaucli": __version__, "tensorflow": tensorflow().__version__,
+            "keras": keras().__version__, "python": platform.python_version()}

@@ -4,45 +4,63 @@ for several machines (MultiWorkerMirroredStrategy), where Keras 3's own fit fail
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, fields
+from typing import Callable
 
 from glaucli.engine import precision
 from glaucli.errors import UsageError
 
-if TYPE_CHECKING:
-    from glaucli.engine.train import TrainConfig
+
+@dataclass
+class Hardware:
+    """Where a training runs, as meta.json records it; `distribution` is the live
+    tf.distribute strategy (not recorded)."""
+    precision: str
+    xla: bool
+    strategy: str  # none, mirrored or multiworker
+    replicas: int
+    global_batch: int
+    per_replica_batch: int
+    chief: bool
+    distribution: object = field(repr=False, compare=False, default=None)
+
+    def to_meta(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "distribution"}
+
+    @property
+    def fit(self) -> Callable:
+        """The epoch loop: Keras' own, or ours where Keras 3's fails (several machines)."""
+        return distributed_fit if self.strategy == "multiworker" else keras_fit
 
 
-def setup_hardware(cfg: "TrainConfig", devices: dict) -> dict:
+def setup_hardware(mixed_precision: str, xla: bool | None, strategy: str, batch_size: int, devices: dict,
+                   backbones: list[str]) -> Hardware:
     """Precision, XLA and distribution strategy for this machine; sets the Keras policy."""
     from glaucli.tf import keras, tensorflow
 
     tf, k = tensorflow(), keras()
     gpus = devices["gpus"]
-    policy = precision.choose(cfg.mixed_precision, gpus, devices.get("cpu_bfloat16", []),
-                              cfg.members or [cfg.backbone])
+    policy = precision.choose(mixed_precision, gpus, devices.get("cpu_bfloat16", []), backbones)
     k.mixed_precision.set_global_policy(policy)
-    xla = bool(gpus) if cfg.xla is None else cfg.xla
     cluster = tf_config_workers()
-    name = cfg.strategy
+    name = strategy
     if name == "auto":
         name = "multiworker" if cluster > 1 else "mirrored" if len(gpus) > 1 else "none"
     if name == "multiworker":
         if cluster < 2:
             raise UsageError("--strategy multiworker needs TF_CONFIG naming two or more workers",
                              hint="see README: Training on several machines")
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        distribution = tf.distribute.MultiWorkerMirroredStrategy()
     elif name == "mirrored":
         # All GPUs; without GPUs, every logical CPU device (how tests and CPU hosts mirror).
         devices_ = None if gpus else [d.name for d in tf.config.list_logical_devices("CPU")]
-        strategy = tf.distribute.MirroredStrategy(devices=devices_)
+        distribution = tf.distribute.MirroredStrategy(devices=devices_)
     else:
-        strategy = tf.distribute.get_strategy()  # the default, single-device strategy
-    replicas = strategy.num_replicas_in_sync
-    return {"precision": policy, "xla": xla, "strategy": name,
-            "replicas": replicas, "global_batch": cfg.batch_size,
-            "per_replica_batch": max(1, cfg.batch_size // replicas), "chief": is_chief(),
-            "_strategy": strategy}
+        distribution = tf.distribute.get_strategy()  # the default, single-device strategy
+    replicas = distribution.num_replicas_in_sync
+    return Hardware(precision=policy, xla=bool(gpus) if xla is None else xla, strategy=name, replicas=replicas,
+                    global_batch=batch_size, per_replica_batch=max(1, batch_size // replicas),
+                    chief=is_chief(), distribution=distribution)
 
 
 def _tf_config() -> dict:

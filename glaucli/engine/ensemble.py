@@ -34,7 +34,9 @@ def combine(method: str, member_args: list[str], data: Path | None = None, name:
     """Build, fit (threshold or stacking head) and save an ensemble of trained runs."""
     import numpy as np
 
-    from glaucli.engine.train import save_atomic, versions
+    from glaucli import events
+    from glaucli.engine.devices import versions
+    from glaucli.models.saving import save_atomic
 
     if method not in ("mean", "vote", "stack"):
         raise UsageError(f"unknown ensemble method {method!r}", hint="methods: " + ", ".join(METHODS))
@@ -85,6 +87,6 @@ def combine(method: str, member_args: list[str], data: Path | None = None, name:
                  for i, (m, s) in enumerate(zip(members, sizes))])
     meta["metrics"] = {"validation": screening.screening_metrics(labels, scores, threshold)}
     meta["ood"] = ood.after_training(run, meta, model, dataset.require("train"), val_pairs, 32,
-                                     lambda kind, data: report(data["text"]))
+                                     events.Dispatcher(lambda event: report(event.text)))
     runs.write_meta(run, meta)
     return run, meta

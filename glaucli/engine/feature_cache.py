@@ -6,7 +6,7 @@ pooled features every epoch. Here the frozen backbone runs once over the trainin
 own layers, shared with the full model, then train on those features. The layers are the
 same objects and the optimizer is the full model's, so the full model holds the trained
 head and its optimizer state at every epoch end: best.keras, last.keras, history.csv,
-early stopping and resume behave exactly as in the live path, through the same callback.
+early stopping and resume behave exactly as in the live path, through the same callbacks.
 
 The pooled features come from `engine/features.py`, shared with the distribution check.
 """
@@ -21,12 +21,12 @@ from typing import Callable
 
 import numpy as np
 
+from glaucli import events
 from glaucli.data.pipeline import epoch_stream
 from glaucli.engine import features
 
 FILE = "head_features.npz"  # in the run folder while the head phase runs (resume reads it)
 AUGMENTED_VIEWS = 2  # fixed augmented views per training image, besides the clean one
-MODES = ("cache", "live")
 
 
 def split(model):
@@ -55,7 +55,8 @@ def _key(pairs, val_pairs, meta: dict, views: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def cached_features(run: Path, feature_model, train_pairs, val_pairs, meta: dict, cache, check, report):
+def cached_features(run: Path, feature_model, train_pairs, val_pairs, meta: dict, cache, check,
+                    on_event: events.Dispatcher):
     """(train features (views, n, c), validation features (m, c)): from the run folder when an
     interrupted head phase left them there, else computed once and saved there for resume."""
     from glaucli.data.pipeline import augmenter
@@ -72,9 +73,8 @@ def cached_features(run: Path, feature_model, train_pairs, val_pairs, meta: dict
     except (OSError, KeyError, ValueError):
         pass
     size, batch = meta["image_size"], args["batch_size"]
-    report("message", {"text": f"Head phase on cached features: the frozen backbone runs once over "
-                               f"{len(train_pairs)} training images ({views} view(s)) and "
-                               f"{len(val_pairs)} validation images"})
+    on_event.message(f"Head phase on cached features: the frozen backbone runs once over "
+                     f"{len(train_pairs)} training images ({views} view(s)) and {len(val_pairs)} validation images")
     def extract(pairs, augment=None):
         return features.pooled_features(None, pairs, size, batch, extractor=feature_model, augment=augment,
                                         cache=cache, check=check)
@@ -91,17 +91,17 @@ def cached_features(run: Path, feature_model, train_pairs, val_pairs, meta: dict
 
 
 def head_fit(run: Path, meta: dict, train_pairs, val_pairs, first_epoch: int, cache,
-             check: Callable[[], None], report):
+             check: Callable[[], None], on_event: events.Dispatcher):
     """A drop-in for `distribute.keras_fit` that trains the model's head on cached features."""
 
     def fit(model, strategy, train_ds, epochs, initial_epoch, steps, class_weight, callbacks, batch):
         from glaucli.engine.selection import validation_scores
-        from glaucli.engine.train import compile_model
+        from glaucli.engine.training.recipe import compile_model
         from glaucli.tf import tensorflow
 
         tf = tensorflow()
         feature_model, head = split(model)
-        train, validation = cached_features(run, feature_model, train_pairs, val_pairs, meta, cache, check, report)
+        train, validation = cached_features(run, feature_model, train_pairs, val_pairs, meta, cache, check, on_event)
         compile_model(head, float(model.optimizer.learning_rate), xla=bool(model.jit_compile),
                       optimizer=model.optimizer)  # the same optimizer: its state is the model's
         views = tf.constant(train)
@@ -111,7 +111,7 @@ def head_fit(run: Path, meta: dict, train_pairs, val_pairs, first_epoch: int, ca
                     .batch(min(batch, len(train_pairs))).prefetch(tf.data.AUTOTUNE))
         val_ds = tf.data.Dataset.from_tensor_slices(
             (validation, np.array([float(label) for _, label in val_pairs], dtype=np.float32))).batch(batch)
-        for callback in callbacks:  # the run callback validates: on the cached features, with the head
+        for callback in callbacks:  # the Validation callback: on the cached features, with the head
             if hasattr(callback, "validate"):
                 callback.validate = lambda _model: validation_scores(head, val_ds)
         head.fit(train_ds, epochs=epochs, initial_epoch=initial_epoch,

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from glaucli import runs
+from glaucli import events, runs
 from glaucli.data.fundus import FundusCheck
 from glaucli.safety import atomic_path
 
@@ -170,15 +170,15 @@ def calibrate(run: Path, meta: dict, model, train_pairs, val_pairs, batch_size: 
 
 
 def after_training(run: Path, meta: dict, model, train_pairs, val_pairs, batch_size: int,
-                   report: Callable[[str, dict], None]) -> dict | None:
+                   on_event: events.Dispatcher) -> dict | None:
     """The hook at the end of training: the check for this run, or None (warned) if it
-    cannot be fitted; it never fails a finished run. `report(kind, data)` as in training."""
-    report("message", {"text": "Fitting the distribution check on the training split"})
+    cannot be fitted; it never fails a finished run."""
+    on_event.message("Fitting the distribution check on the training split")
     try:
         return calibrate(run, meta, model, train_pairs, val_pairs, batch_size, seed=meta.get("seed") or 0)
     except Exception as exc:  # noqa: BLE001 - a finished run is worth more than its guard
-        report("warning", {"text": f"no distribution check for this run ({type(exc).__name__}: {str(exc)[:160]}); "
-             f"add it later with: glaucli calibrate-ood {run}"})
+        on_event.warn(f"no distribution check for this run ({type(exc).__name__}: {str(exc)[:160]}); "
+                      f"add it later with: glaucli calibrate-ood {run}")
         return None
 
 

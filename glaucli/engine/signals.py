@@ -24,6 +24,10 @@ def exit_on_second_signal():
         _HARD_EXIT.reset(token)
 
 
+class StopRequested(Exception):
+    """A Ctrl-C/SIGTERM reached a point where training can stop cleanly."""
+
+
 class Interrupts:
     """First Ctrl-C/SIGTERM: stop at the next batch boundary (the epoch in progress is
     abandoned; the last complete epoch is on disk). Second: stop at once; the files on
@@ -47,6 +51,11 @@ class Interrupts:
             os.write(2, b"Interrupted again: exiting now (saved files are complete).\n")
             os._exit(130)
         self.requested = signum
+
+    def check(self) -> None:
+        """Raise StopRequested if a signal came: called at batch and epoch boundaries."""
+        if self.requested is not None:
+            raise StopRequested
 
     def __exit__(self, *exc):
         # The CLI keeps the handler once stopping, so a further signal still exits at once;

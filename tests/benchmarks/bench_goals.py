@@ -77,7 +77,7 @@ def main() -> None:
 
         peak = {}
         for size in ("small", "large"):
-            code = (f"import resource\nfrom glaucli.engine.train import TrainConfig, train\n"
+            code = (f"import resource\nfrom glaucli.engine.training import TrainConfig, train\n"
                     f"train(TrainConfig(backbone='basic-cnn', data='{tmp}/{size}', runs_dir='{tmp}/runs-{size}', epochs=1))\n"
                     f"print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
             peak[size] = float(subprocess.run([PY, "-c", code], check=True, capture_output=True, text=True, env=ENV).stdout.split()[-1])

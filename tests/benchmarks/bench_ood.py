@@ -37,7 +37,7 @@ def main() -> None:
     from glaucli.data.sample import write_sample
     from glaucli.engine.ood import Guard
     from glaucli.engine.predict import load_model, score_paths
-    from glaucli.engine.train import TrainConfig, train
+    from glaucli.engine.training import TrainConfig, train
     from glaucli.runs import resolve_run
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-ood-"))

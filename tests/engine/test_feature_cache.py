@@ -7,8 +7,9 @@ import signal
 import numpy as np
 import pytest
 
+from glaucli import events
 from glaucli.engine import feature_cache
-from glaucli.engine import train as engine
+from glaucli.engine import training as engine
 from glaucli.errors import Interrupted
 from glaucli.models import backbones, classifier
 from tests.helpers import make_sample
@@ -52,7 +53,7 @@ def test_cached_head_trains_what_live_does_and_resumes(tmp_path, monkeypatch):
 
     live = engine.train(config("live", head_features="live"))
     seen = []
-    cached = engine.train(config("cached"), report=lambda kind, info: seen.append(info.get("text", "")))
+    cached = engine.train(config("cached"), lambda event: seen.append(getattr(event, "text", "")))
     assert any("cached features" in text for text in seen)
     assert _history(cached.run) == _history(live.run)  # same losses and AUCs, epoch by epoch
     for a, b in zip(_weights(live.run / "last.keras"), _weights(cached.run / "last.keras"), strict=True):
@@ -64,12 +65,12 @@ def test_cached_head_trains_what_live_does_and_resumes(tmp_path, monkeypatch):
     assert kind(cached.run / "best.keras") == kind(live.run / "best.keras")
     assert not (cached.run / feature_cache.FILE).exists()  # removed once the phase is over
 
-    def stop_after_one(kind, info):
-        if kind == "epoch" and info["epoch"] == 1:
+    def stop_after_one(event):
+        if isinstance(event, events.EpochEnded) and event.epoch == 1:
             signal.raise_signal(signal.SIGINT)
 
     with pytest.raises(Interrupted):
-        engine.train(config("cut"), report=stop_after_one)
+        engine.train(config("cut"), stop_after_one)
     cut = tmp_path / "runs" / "train" / "cut"
     assert (cut / feature_cache.FILE).is_file()  # the features wait for the resume
     engine.resume(cut, {})
@@ -90,7 +91,7 @@ def test_augmented_views_and_finetune_stay_live(tmp_path, monkeypatch, cli):
     result = engine.train(engine.TrainConfig(backbone="mobilenet-v3-small", data=data, runs_dir=tmp_path / "runs",
                                              image_size=32, batch_size=4, epochs=2, finetune_epochs=1, seed=1,
                                              weights=str(weights)),
-                          report=lambda kind, info: seen.append(info.get("text", "")))
+                          lambda event: seen.append(getattr(event, "text", "")))
     views = 1 + feature_cache.AUGMENTED_VIEWS
     assert any(f"({views} view(s))" in text for text in seen)
     rows = (result.run / "history.csv").read_text().splitlines()[1:]

@@ -117,7 +117,7 @@ def test_better(logs, best, expected):
 
 
 def test_quality_warnings_name_the_causes():
-    from glaucli.engine.train import quality_warnings
+    from glaucli.engine.training.finish import quality_warnings
 
     constant = quality_warnings({"auc": 0.5}, 1.0, np.full(10, 0.5))
     assert len(constant) == 2 and "same score" in constant[0] and "--lr" in constant[0]

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glaucli.engine import train as engine
+from glaucli import events
+from glaucli.engine import training as engine
 from glaucli.errors import Interrupted
 from glaucli.runs import read_meta
 from tests.helpers import make_sample
@@ -48,12 +49,12 @@ def test_resumed_run_matches_uninterrupted(tmp_path):
     data = make_sample(tmp_path / "d", per_class=12, size=40)
     whole = engine.train(_config(data, tmp_path / "runs", name="whole"))
 
-    def stop_after_two(kind, info):
-        if kind == "epoch" and info["epoch"] == 2:
+    def stop_after_two(event):
+        if isinstance(event, events.EpochEnded) and event.epoch == 2:
             signal.raise_signal(signal.SIGINT)
 
     with pytest.raises(Interrupted) as stopped:
-        engine.train(_config(data, tmp_path / "runs", name="cut"), report=stop_after_two)
+        engine.train(_config(data, tmp_path / "runs", name="cut"), stop_after_two)
     run = tmp_path / "runs" / "train" / "cut"
     assert "glaucli train --resume" in stopped.value.hint
     meta = read_meta(run)
@@ -69,12 +70,12 @@ def test_resumed_run_matches_uninterrupted(tmp_path):
 def test_resume_refuses_unsafe_overrides_and_complete_runs(cli, trained, tmp_path):
     data = make_sample(tmp_path / "d", per_class=6, size=32)
 
-    def stop(kind, info):
-        if kind == "epoch":
+    def stop(event):
+        if isinstance(event, events.EpochEnded):
             signal.raise_signal(signal.SIGINT)
 
     with pytest.raises(Interrupted):
-        engine.train(_config(data, tmp_path / "runs", epochs=3), report=stop)
+        engine.train(_config(data, tmp_path / "runs", epochs=3), stop)
     run = tmp_path / "runs" / "train" / "basic-cnn"
     assert "resume" in cli("train", "--resume", run, "--lr", "0.5", code=2).stderr
     rows = cli.json("runs", "--runs-dir", tmp_path / "runs")["runs"]

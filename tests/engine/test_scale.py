@@ -18,7 +18,7 @@ MIRRORED = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     # Logical devices must exist before TensorFlow initialises: hence this subprocess.
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from glaucli.engine.train import TrainConfig, train
+    from glaucli.engine.training import TrainConfig, train
     result = train(TrainConfig(backbone="basic-cnn", data=sys.argv[1], runs_dir=sys.argv[2], image_size=32,
                                batch_size=8, epochs=2, strategy="mirrored", seed=0, augment="none"))
     print(json.dumps({"hardware": result.meta["hardware"], "status": result.meta["status"]}))

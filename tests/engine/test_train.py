@@ -113,3 +113,19 @@ def test_runs_lists_runs(cli, trained):
     assert rows[0]["backbone"] == "basic-cnn" and rows[0]["status"] == "complete"
     assert rows[0]["val_auc"] >= 0.9
     assert cli.json("backbones")["backbones"][0]["name"] == "xception"
+
+
+def test_cli_option_defaults_are_the_config_defaults():
+    """One source for defaults: every `glaucli train` option that is a TrainConfig field
+    defaults to that field's default (they used to be two copies that could drift)."""
+    import dataclasses
+    import inspect
+
+    from glaucli.cli.train import train
+    from glaucli.engine.training import TrainConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    params = inspect.signature(train).parameters
+    shared = [name for name in params if name in defaults]
+    assert len(shared) >= 30
+    assert {name: params[name].default for name in shared} == {name: defaults[name] for name in shared}

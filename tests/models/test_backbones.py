@@ -12,7 +12,7 @@ from glaucli.models import backbones, classifier
 
 
 def _check(name, size=None):
-    from glaucli.engine.train import compile_model
+    from glaucli.engine.training.recipe import compile_model
 
     bb = backbones.get(name)
     size = size or max(bb.min_size, 32)
