@@ -12,10 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from glaucli import config, events, runs
-from glaucli.contract import RESEARCH_NOTE
 from glaucli.data import collection as collections
 from glaucli.data import image_cache
-from glaucli.data.images import RESAMPLE
 from glaucli.data.labels import CLASSES
 from glaucli.data.pipeline import make_dataset, steps_per_epoch
 from glaucli.engine import feature_cache, ood, precision
@@ -79,20 +77,14 @@ def _train(cfg: TrainConfig, on_event: events.Dispatcher) -> TrainResult:
 
         run = Path(tempfile.mkdtemp(prefix="glaucli-worker-"))
     labels = [label for _, label in train_pairs]
-    meta = {
-        "kind": kind, "status": "running", "started_at": runs.now(), "finished_at": None,
-        "backbone": extra.pop("backbone", bb.name), "image_size": size, "classes": list(CLASSES),
-        "threshold": 0.5, "preprocessing": built.preprocessing, "resample": RESAMPLE,
-        "gradcam_layer": built.gradcam_layer, **extra,
-        "recipe": cfg.recipe, "weights": weights or "none", "seed": seed,
-        "class_weight": class_weights(labels, cfg.class_weight),
-        "data": {**dataset.describe(), "train": {c: labels.count(i) for i, c in enumerate(CLASSES)},
-                 "validation": len(val_pairs)},
-        "synthetic": dataset.synthetic,
-        "args": effective_args(cfg, size, weights, phases), "phases": [asdict(p) for p in phases],
-        "versions": versions(), "device": devices, "hardware": hardware.to_meta(),
-        "note": RESEARCH_NOTE,
-    }
+    meta = runs.run_meta(
+        kind, "running", backbone=extra.pop("backbone", bb.name), image_size=size,
+        preprocessing=built.preprocessing, threshold=0.5, versions=versions(),
+        data={**dataset.describe(), "train": {c: labels.count(i) for i, c in enumerate(CLASSES)},
+              "validation": len(val_pairs)}, synthetic=dataset.synthetic,
+        gradcam_layer=built.gradcam_layer, **extra, recipe=cfg.recipe, weights=weights or "none", seed=seed,
+        class_weight=class_weights(labels, cfg.class_weight), args=effective_args(cfg, size, weights, phases),
+        phases=[asdict(p) for p in phases], device=devices, hardware=hardware.to_meta())
     runs.write_meta(run, meta)
     with _fails_run(run, meta):
         on_event(events.RunStarted(meta["backbone"], size, devices, meta["hardware"], len(train_pairs),
