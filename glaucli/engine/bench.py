@@ -119,7 +119,7 @@ def bench(names: list[str] | None = None, image_size: int = 96, batch_size: int 
     if mixed_precision not in ("auto", "on", "off"):
         raise UsageError("--mixed-precision must be auto, on or off")
     devices = describe_devices()
-    precision = precisions.choose(mixed_precision, devices["gpus"], devices.get("cpu_bfloat16", []), names)
+    precision = precisions.choose(mixed_precision, devices["gpus"], devices.get("cpu_bfloat16", []))
     keras().mixed_precision.set_global_policy(precision)
     with tempfile.TemporaryDirectory(prefix="glaucli-bench-") as tmp:
         if data is None:

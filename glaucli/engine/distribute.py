@@ -33,14 +33,14 @@ class Hardware:
         return distributed_fit if self.strategy == "multiworker" else keras_fit
 
 
-def setup_hardware(mixed_precision: str, xla: bool | None, strategy: str, batch_size: int, devices: dict,
-                   backbones: list[str]) -> Hardware:
+def setup_hardware(mixed_precision: str, xla: bool | None, strategy: str, batch_size: int,
+                   devices: dict) -> Hardware:
     """Precision, XLA and distribution strategy for this machine; sets the Keras policy."""
     from glaucli.tf import keras, tensorflow
 
     tf, k = tensorflow(), keras()
     gpus = devices["gpus"]
-    policy = precision.choose(mixed_precision, gpus, devices.get("cpu_bfloat16", []), backbones)
+    policy = precision.choose(mixed_precision, gpus, devices.get("cpu_bfloat16", []))
     k.mixed_precision.set_global_policy(policy)
     cluster = tf_config_workers()
     name = strategy

@@ -13,15 +13,17 @@ OLD_GPU = [{"name": "g", "compute_capability": "6.1", "memory_gb": 8}]
 
 
 def test_choose_per_hardware():
-    assert precision.choose("auto", GPU, [], ["xception"]) == "mixed_float16"
-    assert precision.choose("auto", OLD_GPU, [], ["xception"]) == "float32"
-    assert precision.choose("auto", [], ["avx512_bf16"], ["xception"]) == "mixed_bfloat16"
-    assert precision.choose("auto", [], ["amx_bf16"], ["basic-cnn"]) == "float32"
-    assert precision.choose("auto", [], [], ["xception"]) == "float32"
-    assert precision.choose("off", [], ["avx512_bf16"], ["xception"]) == "float32"
-    assert precision.choose("on", [], ["avx512_bf16"], ["basic-cnn"]) == "mixed_bfloat16"
+    assert precision.choose("auto", GPU, []) == "mixed_float16"
+    assert precision.choose("auto", OLD_GPU, []) == "float32"
+    # On CPUs bfloat16 is opt-in: inside glaucli's fine-tuning it measured 8x slower (README).
+    assert precision.choose("auto", [], ["avx512_bf16"]) == "float32"
+    assert precision.choose("auto", [], ["amx_bf16"]) == "float32"
+    assert precision.choose("on", [], ["amx_bf16"]) == "mixed_bfloat16"
+    assert precision.choose("auto", [], []) == "float32"
+    assert precision.choose("off", [], ["avx512_bf16"]) == "float32"
+    assert precision.choose("on", [], ["avx512_bf16"]) == "mixed_bfloat16"
     with pytest.raises(UsageError):
-        precision.choose("on", [], [], ["xception"])
+        precision.choose("on", [], [])
     assert set(precision.cpu_bfloat16()) <= set(precision.BF16_FLAGS)
 
 

@@ -60,7 +60,7 @@ def test_cpu_report_and_refusals(cli, sample_set):
     assert "CPU only" in result.stderr and "Precision float32, XLA off, strategy none" in result.stderr
     from glaucli.engine.precision import cpu_bfloat16
 
-    if cpu_bfloat16():  # AVX512-BF16 or AMX: bfloat16 on request (auto keeps basic-cnn in float32)
+    if cpu_bfloat16():  # AVX512-BF16 or AMX: bfloat16 on request (auto keeps float32 on CPUs)
         assert "Precision mixed_bfloat16" in cli(*common, "--mixed-precision", "on").stderr
     else:
         assert "mixed-precision" in cli(*common, "--mixed-precision", "on", code=2).stderr

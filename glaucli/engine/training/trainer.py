@@ -133,8 +133,7 @@ def _resume(run_arg: str | Path, overrides: dict, runs_dir: Path | None,
 
 
 def _hardware(cfg: TrainConfig, devices: dict) -> Hardware:
-    return setup_hardware(cfg.mixed_precision, cfg.xla, cfg.strategy, cfg.batch_size, devices,
-                          cfg.members or [cfg.backbone])
+    return setup_hardware(cfg.mixed_precision, cfg.xla, cfg.strategy, cfg.batch_size, devices)
 
 
 def _seed_everything(seed: int, deterministic: bool) -> None:
