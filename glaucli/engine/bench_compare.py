@@ -5,8 +5,9 @@ The fine-tuning comparison trains the same model (its top unfrozen as in the rec
 same augmentation) on the same images, alternating epochs between the two and keeping
 medians: on a shared machine the speed drifts between epochs, and alternation spreads
 the drift over both sides. glaucli's side is what a fine-tuning epoch of `glaucli train`
-does: the tf.data pipeline from files through the one loader (and the decoded-image
-cache), the per-epoch validation, best.keras and last.keras written atomically. The bare
+does, through its own callbacks (engine/training/callbacks.py): the tf.data pipeline from
+files through the one loader and the decoded-image cache, the per-epoch validation on
+exact scores, best.keras, last.keras and state.json written atomically, history.csv. The bare
 side is `model.fit` on preloaded arrays with the same augmentation and validation, no
 saves: the most a short script would do.
 """
@@ -30,13 +31,16 @@ def versus_keras(bb, pairs, val_pairs, size: int, batch: int, steps: int, rounds
     """Fine-tuning images/s of glaucli's loop and of a bare Keras fit, and their ratio."""
     import numpy as np
 
+    from glaucli import events
     from glaucli.data.image_cache import ImageCache
     from glaucli.data.images import load_image
     from glaucli.data.pipeline import augmenter, make_dataset
     from glaucli.engine import precision
-    from glaucli.engine.training.recipe import compile_model
+    from glaucli.engine.signals import Interrupts
+    from glaucli.engine.training import callbacks as run_callbacks
+    from glaucli.engine.training.recipe import Phase, compile_model
+    from glaucli.engine.training.state import TrainState
     from glaucli.models import classifier
-    from glaucli.models.saving import save_atomic
     from glaucli.tf import keras, tensorflow
 
     tf, k = tensorflow(), keras()
@@ -49,14 +53,17 @@ def versus_keras(bb, pairs, val_pairs, size: int, batch: int, steps: int, rounds
             ImageCache([p for p, _ in pairs + val_pairs], size, "memory") as cache:
         run = Path(tmp)
 
-        def saves(epoch, logs):  # what a run writes at every epoch end
-            twin.set_weights(model.get_weights())
-            save_atomic(twin, run / "best.keras")
-            save_atomic(model, run / "last.keras")
-
         ours = make_dataset(pairs, size, batch, training=True, augment="light", seed=0, cache=cache)
         ours_val = make_dataset(val_pairs, size, batch, deterministic=True, cache=cache)
-        callbacks = [k.callbacks.LambdaCallback(on_epoch_end=saves)]
+        phase = Phase("finetune", 10**6, 1e-5, bb.unfreeze, patience=10**6)
+        state = TrainState(steps=steps)
+
+        class AlwaysBest(k.callbacks.Callback):  # every epoch writes best.keras, as an improving run does
+            def on_epoch_end(self, epoch, logs=None):
+                state.best = None
+
+        callbacks = [AlwaysBest(), *run_callbacks.for_phase(run, phase, state, twin, ours_val, Interrupts(),
+                                                           events.Dispatcher())]
 
         x = np.stack([load_image(p, size) for p, _ in pairs]).astype("float32")
         y = np.array([label for _, label in pairs], dtype="float32")
