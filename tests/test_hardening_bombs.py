@@ -48,21 +48,21 @@ def test_strips_and_padded_giants_cost_only_themselves(cli, trained, tmp_path, m
 
 
 def test_an_unexpected_failure_of_one_image_keeps_the_batch(cli, trained, tmp_path, monkeypatch):
-    import glaucli.engine.predict as predict
+    import glaucli.engine.scoring as scoring
 
     folder = tmp_path / "batch"
     folder.mkdir()
     for src in sorted((trained["data"] / "test" / "NRG").glob("*.jpg"))[:3]:
         shutil.copy(src, folder / src.name)
     victim = sorted(folder.iterdir())[1]
-    real = predict.load_image
+    real = scoring.load_image
 
     def flaky(path, size=None):
         if Path(path) == victim:
             raise MemoryError  # what the 100000x1 PNG did before its size was checked
         return real(path, size)
 
-    monkeypatch.setattr(predict, "load_image", flaky)
+    monkeypatch.setattr(scoring, "load_image", flaky)
     rows = json.loads(cli("predict", folder, "--model", trained["run"], "--json", code=1).stdout)
     assert [("probability" in r) for r in rows] == [True, False, True]
 

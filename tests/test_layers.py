@@ -86,3 +86,82 @@ def test_commands_import_no_private_name():
                 offenders += [f"{name}: {node.module}.{a.name}" for a in node.names
                               if a.name.startswith("_") and not a.name.startswith("__")]
     assert offenders == []
+
+
+# -- no import cycle ---------------------------------------------------------------------------
+
+def _module_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """Who imports whom among glaucli's modules, imports inside functions included
+    (TYPE_CHECKING blocks too: a stricter rule than needed). `from pkg import name` counts as
+    `pkg.name` when that is a module, else as `pkg`; importing one's own package is no edge."""
+    graph = {}
+    for name, path in modules.items():
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    targets.add(full if full in modules else node.module)
+        graph[name] = {t for t in targets if t in modules and t != name and not name.startswith(t + ".")}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle (as a path that returns to its start) per strongly connected component."""
+    order, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(node: str) -> None:  # Tarjan; the graph has ~100 nodes, recursion is fine
+        order[node] = low[node] = len(order)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph[node]):
+            if target not in order:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], order[target])
+        if low[node] == order[node]:
+            component = set()
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.add(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(_loop_through(min(component), component, graph))
+
+    for node in sorted(graph):
+        if node not in order:
+            visit(node)
+    return found
+
+
+def _loop_through(start: str, component: set[str], graph: dict[str, set[str]]) -> list[str]:
+    """The shortest path start -> ... -> start inside one strongly connected component."""
+    paths, todo = {start: [start]}, [start]
+    while todo:
+        current = todo.pop(0)
+        for target in sorted(graph[current] & component):
+            if target == start:
+                return paths[current] + [start]
+            if target not in paths:
+                paths[target] = paths[current] + [target]
+                todo.append(target)
+    return [start]
+
+
+def test_no_import_cycle():
+    cycles = _cycles(_module_graph(_modules()))
+    assert cycles == [], "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_the_cycle_check_finds_a_cycle_and_reads_from_imports():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycles(graph) == [["a", "b", "c", "a"]]
+    modules = _modules()
+    edges = _module_graph(modules)
+    assert "glaucli.engine.report.figures" in edges["glaucli.engine.report.evidence"]  # `from pkg import module`
+    assert "glaucli.engine.report" not in edges["glaucli.engine.report.evidence"]  # its own package: no edge

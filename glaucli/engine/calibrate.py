@@ -7,8 +7,7 @@ from typing import Callable
 
 from glaucli import runs
 from glaucli.engine import calibration
-from glaucli.engine.evaluate import _collection
-from glaucli.engine.predict import load_model, scores_of
+from glaucli.engine.scoring import load_model, scores_of
 from glaucli.errors import InputError
 
 
@@ -19,7 +18,11 @@ def calibrate(run: runs.Run, data=None, batch_size: int = 32, tta: bool = False,
     if not (run.path / runs.META).is_file():
         raise InputError(f"{run.model_path} has no {runs.META} beside it to store the calibration in",
                          hint="calibrate a run folder made by glaucli train or glaucli ensemble")
-    dataset = _collection(run, data, report)  # the run's own data unless told otherwise, as evaluate
+    dataset = runs.run_collection(run.meta, run.path, data)  # the run's own data unless told otherwise
+    for text in dataset.notes:
+        report(text)
+    for text in dataset.warnings:
+        report(f"Warning: {text}")
     model = load_model(run.model_path)
     val_pairs = dataset.require("validation")
     val_labels = [y for _, y in val_pairs]

@@ -8,7 +8,7 @@ from typing import Callable
 from glaucli import config, runs
 from glaucli.engine import metrics as screening
 from glaucli.engine import ood
-from glaucli.engine.predict import load_model, model_image_size, scores_of
+from glaucli.engine.scoring import load_model, model_image_size, scores_of
 from glaucli.errors import InputError, UsageError
 from glaucli.models import ensemble as builders
 

@@ -149,7 +149,7 @@ def export(run: Run, fmt: str, output: Path | None = None, float16: bool = False
     the warnings (checked on random images when the run's validation images are not there)."""
     import numpy as np
 
-    from glaucli.engine.predict import load_model, model_image_size
+    from glaucli.engine.scoring import load_model, model_image_size
 
     check_options(fmt, float16)
     target = output_path(run, fmt, output, float16, force)

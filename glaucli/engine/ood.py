@@ -211,7 +211,7 @@ class Guard:
         """(P(RG), distribution scores or None) for a float32 batch of raw RGB images."""
         import numpy as np
 
-        from glaucli.engine.predict import predict_batch, views_of
+        from glaucli.engine.scoring import predict_batch, views_of
 
         if self.scorer is None:
             return predict_batch(self.model, batch, tta), None
@@ -260,15 +260,18 @@ def calibrate_run(run: runs.Run, data: Path | None = None, percentile: float = P
                   batch_size: int = 32, report: Callable[[str], None] = lambda text: None) -> dict:
     """`glaucli calibrate-ood RUN`: add the check to a run trained before it existed (or refit
     it), without retraining; updates meta.json and returns its "ood" record."""
-    from glaucli.engine.evaluate import _collection
-    from glaucli.engine.predict import load_model
+    from glaucli.engine.scoring import load_model
     from glaucli.errors import InputError, UsageError
 
     if not 50 <= percentile < 100:
         raise UsageError("--percentile must be within [50, 100)")
     if not (run.path / runs.META).is_file():
         raise InputError(f"{run.path} has no {runs.META}; calibrate-ood needs a run folder")
-    dataset = _collection(run, data, report)  # the run's own data unless told otherwise, as evaluate
+    dataset = runs.run_collection(run.meta, run.path, data)  # the run's own data unless told otherwise
+    for text in dataset.notes:
+        report(text)
+    for text in dataset.warnings:
+        report(f"Warning: {text}")
     model = load_model(run.model_path)
     info = calibrate(run.path, run.meta, model, dataset.require("train"), dataset.require("validation"),
                      batch_size, percentile, seed=run.meta.get("seed") or 0)

@@ -18,9 +18,9 @@ EPSILON = 1e-7  # Keras' probability clip in binary cross-entropy
 
 def validation_scores(model, val_ds) -> tuple[np.ndarray, np.ndarray]:
     """(labels, P(RG)) over a labelled dataset, in order. A plain loop: Model.predict is not
-    usable under every distribution strategy. The training-time twin of predict.scores_of,
+    usable under every distribution strategy. The training-time twin of scoring.scores_of,
     kept apart because it scores a tf.data dataset (decoded images or cached features) inside
-    the fit loop; everything that scores image files goes through predict.score_paths."""
+    the fit loop; everything that scores image files goes through scoring.score_paths."""
     labels, scores = [], []
     for x, y in val_ds:
         scores.append(np.asarray(model(x, training=False), dtype=np.float64).reshape(-1))

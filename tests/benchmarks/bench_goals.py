@@ -53,7 +53,7 @@ def main() -> None:
         rows.append(("one-image `glaucli predict` / bare script", f"{predict_s:.2f} s / {bare_s:.2f} s", predict_s / bare_s, "<= 1.1"))
 
         folder = (f"import time, numpy as np\nfrom pathlib import Path\n"
-                  f"from glaucli.engine.predict import load_model, score_paths\nfrom glaucli.data.images import load_image\n"
+                  f"from glaucli.engine.scoring import load_model, score_paths\nfrom glaucli.data.images import load_image\n"
                   f"m = load_model(Path('{run}') / 'best.keras')\npaths = sorted(Path('{tmp}/large/train').rglob('*.jpg'))\n"
                   f"list(score_paths(m, paths[:64]))\nt = time.perf_counter(); list(score_paths(m, paths)); a = time.perf_counter() - t\n"
                   f"x = np.stack([load_image(p, 128) for p in paths]).astype('float32'); m.predict(x[:64], verbose=0)\n"

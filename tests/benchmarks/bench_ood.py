@@ -36,7 +36,7 @@ def main() -> None:
     from glaucli.data.layout import Dataset, find_tree
     from glaucli.data.sample import write_sample
     from glaucli.engine.ood import Guard
-    from glaucli.engine.predict import load_model, score_paths
+    from glaucli.engine.scoring import load_model, score_paths
     from glaucli.engine.training import TrainConfig, train
     from glaucli.runs import resolve_run
 

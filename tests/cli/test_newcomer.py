@@ -173,7 +173,7 @@ def test_concat_takes_basic_cnn_and_names_every_member(cli, sample_set, tmp_path
     meta = read_meta(run)
     assert [m["backbone"] for m in meta["members"]] == ["basic-cnn", "mobilenet-v3-small"]
     assert meta["members"][0]["gradcam_layer"] == "head_m0_pool3"
-    from glaucli.engine.predict import load_model
+    from glaucli.engine.scoring import load_model
 
     model = load_model(run / "best.keras")
     model.get_layer("head_pool_0")  # basic-cnn's last block is pooled like the backbone's features

@@ -112,7 +112,7 @@ def test_tta_threshold_is_chosen_on_tta_scores(cli, trained):
     showed (basic-cnn with --augment light: no vertical flip), and metrics.json says so."""
     from glaucli.data.layout import Dataset
     from glaucli.engine.metrics import youden_threshold
-    from glaucli.engine.predict import load_model, scores_of
+    from glaucli.engine.scoring import load_model, scores_of
     from glaucli.runs import read_meta
 
     meta = read_meta(trained["run"])

@@ -13,7 +13,7 @@ from glaucli.data.sample import sample_images
 
 def _explainer(trained):
     from glaucli.engine.explain import explainer_for
-    from glaucli.engine.predict import load_model
+    from glaucli.engine.scoring import load_model
     from glaucli.runs import read_meta
 
     meta = read_meta(trained["run"])

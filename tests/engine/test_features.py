@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from glaucli.engine.features import feature_layer, feature_model, pooled_features
-from glaucli.engine.predict import load_model
+from glaucli.engine.scoring import load_model
 from glaucli.models import backbones, classifier
 from glaucli.runs import read_meta
 

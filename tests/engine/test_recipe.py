@@ -95,7 +95,7 @@ def test_history_auc_is_exact(trained):
     from sklearn.metrics import roc_auc_score
 
     from glaucli.data.layout import Dataset
-    from glaucli.engine.predict import load_model, scores_of
+    from glaucli.engine.scoring import load_model, scores_of
 
     meta = read_meta(trained["run"])
     pairs = Dataset(trained["data"]).require("validation")

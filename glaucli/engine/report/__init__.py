@@ -112,7 +112,7 @@ def _target(run: runs.Run | None, output: Path | None, default: str) -> Path:
 
 def _explainer(run: runs.Run, report: Callable[[str], None]):
     from glaucli.engine.explain import explainer_for
-    from glaucli.engine.predict import load_model
+    from glaucli.engine.scoring import load_model
 
     try:
         return explainer_for(load_model(run.model_path), run.meta)

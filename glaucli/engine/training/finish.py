@@ -8,7 +8,7 @@ from pathlib import Path
 
 from glaucli import events
 from glaucli.engine import selection
-from glaucli.engine.predict import TtaModel, tta_views
+from glaucli.engine.scoring import TtaModel, tta_views
 
 
 def thresholds(twin, val_ds, augment: str, recipe: str) -> dict:

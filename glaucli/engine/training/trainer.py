@@ -95,7 +95,7 @@ def _train(cfg: TrainConfig, on_event: events.Dispatcher) -> TrainResult:
 
 def _resume(run_arg: str | Path, overrides: dict, runs_dir: Path | None,
             on_event: events.Dispatcher) -> TrainResult:
-    from glaucli.engine.predict import load_model
+    from glaucli.engine.scoring import load_model
     from glaucli.tf import keras
 
     run = runs.run_folder(run_arg, config.runs_dir(runs_dir)) or Path(run_arg)
