@@ -51,23 +51,28 @@ def resume(run: str | Path, overrides: dict | None = None, runs_dir: Path | None
 
 
 def evaluate(run: str | Path | None = None, data: Path | None = None, split: str | None = "test",
-             runs_dir: Path | None = None, save: bool = True, **options) -> tuple[dict, Path | None]:
+             runs_dir: Path | None = None, save: bool = True, on_event: "Listeners" = None,
+             **options) -> tuple[dict, Path | None]:
     """Evaluate a run (a folder, a name under the runs folder, a .keras file; None: the latest
     complete run) on a split; returns (the metrics document, the folder it was written to).
-    With save=False nothing is written (the folder is None). `options`: those of
+    With save=False nothing is written (the folder is None). `on_event`: a callable (or several)
+    receiving glaucli.events (Message, Warned, Progress("scoring", ...)). `options`: those of
     glaucli.engine.evaluate.evaluate (threshold, tta, bootstrap, output...)."""
     from glaucli import config, runs
     from glaucli.engine import evaluate as engine
 
     resolved = runs.resolve_run(run, config.runs_dir(runs_dir))
     if save:
-        return engine.evaluate(resolved, data, split, **options)
-    return engine.assess(resolved, data, split, **options).result, None
+        return engine.evaluate(resolved, data, split, on_event=on_event, **options)
+    return engine.assess(resolved, data, split, on_event=on_event, **options).result, None
 
 
 def predict(images: Iterable[str | Path], run: str | Path | None = None, threshold: float | None = None,
-            tta: bool = False, runs_dir: Path | None = None, **options) -> Iterator["Prediction"]:
-    """One Prediction per image file (folders and globs are expanded), streamed."""
+            tta: bool = False, runs_dir: Path | None = None, on_event: "Listeners" = None,
+            **options) -> Iterator["Prediction"]:
+    """One Prediction per image file (folders and globs are expanded), streamed. `on_event`:
+    as for evaluate. `options`: those of glaucli.engine.predict.predict (batch_size,
+    ood_check, explain_dir)."""
     from glaucli import config, runs
     from glaucli.engine.predict import check_threshold, find_images
     from glaucli.engine.predict import predict as run_predict
@@ -75,4 +80,4 @@ def predict(images: Iterable[str | Path], run: str | Path | None = None, thresho
     check_threshold(threshold)
     paths = list(find_images(str(i) for i in images))  # a missing input fails before any work
     resolved = runs.resolve_run(run, config.runs_dir(runs_dir))
-    return run_predict(paths, resolved, threshold=threshold, tta=tta, **options)
+    return run_predict(paths, resolved, threshold=threshold, tta=tta, on_event=on_event, **options)

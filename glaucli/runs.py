@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from glaucli import events
 from glaucli.contract import SCHEMA
 from glaucli.errors import InputError, UsageError
 from glaucli.safety import component, read_json_object, write_json_atomic  # noqa: F401 - re-exported
@@ -154,12 +155,13 @@ def meta_data_record(meta: dict, where: Path) -> dict:
     return data
 
 
-def run_collection(meta: dict, where: Path, data=None):
+def run_collection(meta: dict, where: Path, data=None, on_event: events.Listeners = None):
     """The one answer to "which data does this run read": `data` when given (a folder, a CSV
     or a DataSpec), else the dataset its meta.json records, resolved into a Collection (its
     notes and warnings for the caller to show). Exit 3 with one line when the run records
     none, the record is corrupt, or that dataset is no longer there. evaluate, calibrate,
-    ensemble, export and a training resume all read a run's data through here."""
+    ensemble, export and a training resume all read a run's data through here. With
+    `on_event`, the notes go to it as Message events and the warnings as Warned."""
     from glaucli.data import collection as collections
 
     spec = data if isinstance(data, collections.DataSpec) else collections.DataSpec(path=data)
@@ -170,7 +172,14 @@ def run_collection(meta: dict, where: Path, data=None):
         spec = collections.from_record(record)
         if not Path(spec.path).exists():
             raise InputError(f"the run's dataset {spec.path} is no longer there", hint="pass --data DIR")
-    return collections.resolve(spec)
+    found = collections.resolve(spec)
+    if on_event is not None:
+        on_event = events.dispatcher(on_event)
+        for text in found.notes:
+            on_event.message(text)
+        for text in found.warnings:
+            on_event.warn(text)
+    return found
 
 
 def resolve_run(arg: str | Path | None, runs_dir: Path) -> Run:

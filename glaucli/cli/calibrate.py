@@ -26,11 +26,12 @@ def calibrate(
     and say so. Verdicts do not change: the threshold is mapped the same way."""
     options.apply(quiet)
     from glaucli.cli.options import resolve_run
+    from glaucli.cli.render import EventPrinter
     from glaucli.engine.calibrate import calibrate as fit
 
     resolved = resolve_run(run, config.runs_dir(runs_dir))
     with console.status(f"Fitting temperature scaling for {resolved.name} on the validation split"):
-        block = fit(resolved, data, batch_size, tta, report=console.info)
+        block = fit(resolved, data, batch_size, tta, on_event=EventPrinter())
     if json_out:
         console.emit_json({"run": str(resolved.path), "calibration": block})
     else:

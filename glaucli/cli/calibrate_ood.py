@@ -23,11 +23,12 @@ def calibrate_ood(
     """Fit the distribution check of a run (training split) and its cut-off (validation split)."""
     options.apply(quiet)
     from glaucli.cli.options import resolve_run
+    from glaucli.cli.render import EventPrinter
     from glaucli.engine.ood import calibrate_run
 
     resolved = resolve_run(run, config.runs_dir(runs_dir))
     with console.status(f"Fitting the distribution check of {resolved.name}"):
-        info = calibrate_run(resolved, data, percentile, batch_size, report=console.info)
+        info = calibrate_run(resolved, data, percentile, batch_size, on_event=EventPrinter())
     if json_out:
         console.emit_json({"run": str(resolved.path), "ood": info})
     else:

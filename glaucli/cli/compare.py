@@ -35,6 +35,7 @@ def compare(
     """Evaluate several runs on one split and show their metrics (with 95 % intervals) side by side."""
     options.apply(quiet)
     from glaucli.cli.options import resolve_run
+    from glaucli.cli.render import EventPrinter
     from glaucli.engine.evaluate import evaluate
 
     if split is not None:
@@ -44,8 +45,8 @@ def compare(
     resolved = [resolve_run(r, config.runs_dir(runs_dir)) for r in runs]  # all inputs checked first
     results, folders = [], []
     for run in resolved:
-        with console.Progress(f"Evaluating {run.name}", None, "images") as bar:
-            result, folder = evaluate(run, spec, split, bootstrap=bootstrap, on_batch=bar.update, report=console.info)
+        with EventPrinter({"scoring": f"Evaluating {run.name}"}) as show:
+            result, folder = evaluate(run, spec, split, bootstrap=bootstrap, on_event=show)
         results.append(result)
         folders.append(folder)
     if html is not None:

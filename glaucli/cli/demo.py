@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from glaucli import console
+from glaucli import console, events
 from glaucli.cli import options
 
 
@@ -22,7 +22,7 @@ def demo(
     from rich.table import Table
 
     from glaucli.cli.options import resolve_run
-    from glaucli.cli.render import counts_table, print_evaluation, separating_digits
+    from glaucli.cli.render import EventPrinter, counts_table, print_evaluation, separating_digits
     from glaucli.cli.train import TrainProgress
     from glaucli.data.layout import Dataset, read_manifest
     from glaucli.data.sample import write_sample_set
@@ -57,8 +57,8 @@ def demo(
     run = resolve_run(result.run, runs_dir)
 
     console.err.rule("4/5  Evaluating on the test split")
-    with console.Progress("Evaluating", None, "images") as bar:
-        metrics, eval_dir = evaluate(run, bootstrap=500, on_batch=bar.update)
+    with EventPrinter({"scoring": "Evaluating"}) as show:  # the bar only, as before: no notes
+        metrics, eval_dir = evaluate(run, bootstrap=500, on_event=lambda e: isinstance(e, events.Progress) and show(e))
     print_evaluation(metrics)
 
     console.err.rule("5/5  Predicting one image, with a Grad-CAM overlay")
@@ -77,7 +77,7 @@ def demo(
     from glaucli.engine.report import build_report
 
     with console.status("Writing the report page"):
-        page = build_report(run, report=console.info)["report"]
+        page = build_report(run, on_event=EventPrinter({"scoring": None}))["report"]  # under the spinner: no bar
     summary = Table(title="Where everything is", show_header=False)
     for what, where in (("sample data", data), ("run (models, meta.json, curves.png)", run.path),
                         ("evaluation (metrics.json, plots)", eval_dir), ("Grad-CAM overlay", overlay),

@@ -36,7 +36,7 @@ def evaluate(
     """Evaluate a run: sensitivity, specificity, AUC, pAUC, intervals, confusion matrix, plots."""
     options.apply(quiet)
     from glaucli.cli.options import resolve_run
-    from glaucli.cli.render import print_evaluation
+    from glaucli.cli.render import EventPrinter, print_evaluation
     from glaucli.engine.evaluate import evaluate as run_evaluation
     from glaucli.engine.evaluate import failed_gate, parse_gate
     from glaucli.errors import QualityGateError
@@ -47,10 +47,9 @@ def evaluate(
     gate = parse_gate(fail_under)
     spec = options.data_spec(data, labels, classes, image_column, label_column, split_column, skip_missing)
     resolved = resolve_run(run, config.runs_dir(runs_dir))
-    with console.Progress(f"Evaluating {resolved.name}", None, "images") as bar:
+    with EventPrinter({"scoring": f"Evaluating {resolved.name}"}) as show:
         result, out = run_evaluation(resolved, spec, split, threshold, target_specificity, tta, bootstrap,
-                                     output, batch_size, on_batch=bar.update, report=console.info,
-                                     ood_check=not no_ood_check)
+                                     output, batch_size, ood_check=not no_ood_check, on_event=show)
     if resolved.meta.get("synthetic"):
         console.warn(f"{resolved.name} was trained on synthetic data (glaucli sample), not real photographs")
     if json_out:

@@ -41,6 +41,7 @@ def predict(
     from rich.markup import escape
 
     from glaucli.cli.options import resolve_run
+    from glaucli.cli.render import EventPrinter
     from glaucli.contract import VERDICTS
     from glaucli.engine.predict import check_threshold, find_images
     from glaucli.engine.predict import predict as run_predict
@@ -77,10 +78,9 @@ def predict(
 
         output_file(csv_file, paths, "--csv", (".csv", ".txt"))  # never over a photo or another file
     run = resolve_run(model, config.runs_dir(runs_dir))
-    bar = console.Progress("Predicting", len(paths), "images")  # shows from the first batch on
-    answers = run_predict(paths, run, threshold, tta, batch_size, not no_ood_check, explain,
-                          on_batch=bar.advance if len(paths) > batch_size else None,
-                          report=console.info, warn=console.warn)
+    # A bar only for more than one batch; it shows from the first batch on.
+    show = EventPrinter({"scoring": "Predicting" if len(paths) > batch_size else None})
+    answers = run_predict(paths, run, threshold, tta, batch_size, not no_ood_check, explain, on_event=show)
 
     # Rows stream to --json / --csv as they come (flat memory for 100k files); only the
     # terminal table, which needs them all, keeps them.
@@ -94,7 +94,7 @@ def predict(
             csv_writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS + (["true_label"] if truth else []),
                                         extrasaction="ignore")
             csv_writer.writeheader()
-        stack.enter_context(bar)
+        stack.enter_context(show)
         for answer in answers:
             total += 1
             if answer.error:

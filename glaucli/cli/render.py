@@ -7,8 +7,54 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from glaucli import console
+from glaucli import console, events
 from glaucli.data.layout import CLASSES
+
+
+class EventPrinter:
+    """The library's Message, Warned and Progress events on stderr, the same for every command:
+    a Message is an info line (hidden by --quiet), Warned a warning, Progress a bar per task
+    (console.Progress: a bar on a terminal, plain lines elsewhere), closed when done == total,
+    when the next task's bar opens (one bar shows at a time), or when the printer closes
+    (`with EventPrinter(...) as show:`). `titles` names each task's bar ("scoring" ->
+    "Evaluating RUN"); a title of None hides that task; an unnamed task shows as its name.
+    Other events (training's) are ignored here."""
+
+    def __init__(self, titles: dict[str, str | None] | None = None):
+        self.titles = titles or {}
+        self.bars: dict[str, console.Progress] = {}
+
+    def __call__(self, event: events.Event) -> None:
+        match event:
+            case events.Message(text):
+                console.info(text)
+            case events.Warned(text):
+                console.warn(text)
+            case events.Progress(task, done, total, unit):
+                self.progress(task, done, total, unit)
+
+    def progress(self, task: str, done: int, total: int | None, unit: str) -> None:
+        title = self.titles.get(task, task)
+        if title is None:
+            return
+        bar = self.bars.get(task)
+        if bar is None:
+            self.close()
+            bar = self.bars[task] = console.Progress(title, total, unit)
+        bar.update(done, total)
+        if total is not None and done >= total:
+            self.bars.pop(task).close()
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+        self.bars.clear()
+
+    def __enter__(self) -> "EventPrinter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def counts_table(counts: dict[str, dict[str, int]], title: str | None = None) -> Table:

@@ -29,6 +29,7 @@ def report(
     Prints the page's path on stdout."""
     options.apply(quiet)
     from glaucli.cli.options import resolve_run
+    from glaucli.cli.render import EventPrinter
     from glaucli.engine.report import build_report
 
     options.check_split(split)
@@ -39,9 +40,8 @@ def report(
         from glaucli.safety import output_file
 
         output_file(output, [resolved.model_path, resolved.path / META], "--output", (".html", ".htm"))
-    with console.Progress(f"Evaluating {resolved.name} on {split}", None, "images") as bar:
-        made = build_report(resolved, split, data, output, gallery, batch_size, on_batch=bar.update,
-                            report=console.info)
+    with EventPrinter({"scoring": f"Evaluating {resolved.name} on {split}"}) as show:
+        made = build_report(resolved, split, data, output, gallery, batch_size, on_event=show)
     if json_out:
         console.emit_json(made)
     else:

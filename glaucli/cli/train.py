@@ -18,7 +18,10 @@ class TrainProgress:
     """Renders training events: a bar per epoch on a terminal, one line per epoch otherwise."""
 
     def __init__(self):
+        from glaucli.cli.render import EventPrinter
+
         self.bar: console.Progress | None = None
+        self.printer = EventPrinter()
 
     def __call__(self, event: events.Event) -> None:
         match event:
@@ -42,10 +45,8 @@ class TrainProgress:
                     self.bar.close()
                 console.info(f"{console.escape(phase)} epoch {epoch}/{epochs} {seconds:.0f}s {_fmt(logs)}"
                              + ("  [green]* best[/]" if best else ""), markup=True)
-            case events.Message(text):
-                console.info(text)
-            case events.Warned(text):
-                console.warn(text)
+            case events.Message() | events.Warned() | events.Progress():
+                self.printer(event)
 
     @staticmethod
     def started(event: events.RunStarted) -> None:

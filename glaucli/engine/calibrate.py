@@ -3,26 +3,21 @@ run's meta.json (the model file is unchanged; evaluate, predict and report apply
 
 from __future__ import annotations
 
-from typing import Callable
-
-from glaucli import runs
+from glaucli import events, runs
 from glaucli.engine import calibration
 from glaucli.engine.scoring import load_model, scores_of
 from glaucli.errors import InputError
 
 
 def calibrate(run: runs.Run, data=None, batch_size: int = 32, tta: bool = False,
-              report: Callable[[str], None] = lambda text: None) -> dict:
+              *, on_event: events.Listeners = None) -> dict:
     """Fit T on the validation split; returns the `calibration` block written to meta.json, with
     ECE and Brier before/after on validation (where T was fitted) and on test (held out) if present."""
     if not (run.path / runs.META).is_file():
         raise InputError(f"{run.model_path} has no {runs.META} beside it to store the calibration in",
                          hint="calibrate a run folder made by glaucli train or glaucli ensemble")
-    dataset = runs.run_collection(run.meta, run.path, data)  # the run's own data unless told otherwise
-    for text in dataset.notes:
-        report(text)
-    for text in dataset.warnings:
-        report(f"Warning: {text}")
+    # the run's own data unless told otherwise; its notes and warnings go to on_event
+    dataset = runs.run_collection(run.meta, run.path, data, events.dispatcher(on_event))
     model = load_model(run.model_path)
     val_pairs = dataset.require("validation")
     val_labels = [y for _, y in val_pairs]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
+from glaucli import events
 from glaucli.contract import SCHEMA, VERDICTS  # noqa: F401 - VERDICTS re-exported for the CLI
 from glaucli.data import collection as collections
 from glaucli.data.labels import CLASSES
@@ -57,24 +57,26 @@ class Evaluation:
 def evaluate(run: Run, data: Path | collections.DataSpec | None = None, split: str | None = "test",
              threshold: float | None = None, target_specificity: float | None = None, tta: bool = False,
              bootstrap: int = 1000, output: Path | None = None, batch_size: int = 32,
-             on_batch: Callable[[int, int], None] | None = None,
-             report: Callable[[str], None] = lambda text: None, ood_check: bool = True) -> tuple[dict, Path]:
+             ood_check: bool = True, *, on_event: events.Listeners = None) -> tuple[dict, Path]:
     """assess() then save_evaluation(): writes metrics.json, predictions.csv and plots;
     returns (the metrics document, the output folder)."""
+    on_event = events.dispatcher(on_event)
     if output is not None and output.exists() and not output.is_dir():
         raise UsageError(f"--output {output} is a file; give a folder")
-    found = assess(run, data, split, threshold, target_specificity, tta, bootstrap, batch_size, on_batch,
-                   report, ood_check)
-    return found.result, save_evaluation(found, output, report)
+    found = assess(run, data, split, threshold, target_specificity, tta, bootstrap, batch_size, ood_check,
+                   on_event=on_event)
+    return found.result, save_evaluation(found, output, on_event=on_event)
 
 
 def assess(run: Run, data: Path | collections.DataSpec | None = None, split: str | None = "test",
            threshold: float | None = None, target_specificity: float | None = None, tta: bool = False,
-           bootstrap: int = 1000, batch_size: int = 32, on_batch: Callable[[int, int], None] | None = None,
-           report: Callable[[str], None] = lambda text: None, ood_check: bool = True) -> Evaluation:
+           bootstrap: int = 1000, batch_size: int = 32, ood_check: bool = True, *,
+           on_event: events.Listeners = None) -> Evaluation:
     """Evaluate `run` on a split of its own data or of any other collection (`data`: a
     folder, a CSV manifest or a DataSpec; split None: test if there is one, else all).
-    Writes nothing (a notebook can evaluate without touching the run folder)."""
+    Writes nothing (a notebook can evaluate without touching the run folder). `on_event`:
+    Message and Warned on the way, Progress("scoring", done, total, "images") per batch."""
+    on_event = events.dispatcher(on_event)
     if threshold is not None and target_specificity is not None:
         raise UsageError("--threshold and --target-specificity exclude each other")
     check_threshold(threshold)
@@ -82,26 +84,18 @@ def assess(run: Run, data: Path | collections.DataSpec | None = None, split: str
         raise UsageError("--target-specificity must be within (0, 1]")
     if bootstrap < 0:
         raise UsageError("--bootstrap must not be negative")
-    dataset = _collection(run, data, report)
+    dataset = run_collection(run.meta, run.path, data, on_event)
     recorded = run.meta.get("data") if isinstance(run.meta.get("data"), dict) else {}
     external = dataset.fingerprint() != recorded.get("fingerprint")
     if split is None:
         split = "test" if "test" in dataset.splits() else collections.ALL
-        report(f"Evaluating split {split}")
+        on_event.message(f"Evaluating split {split}")
     pairs = dataset.require(split)
     model = load_model(run.model_path)
     temperature = calibration.temperature_of(run.meta)
     if temperature:
-        report(f"Applying the run's temperature scaling to P(RG) (T = {temperature:.3f}, from glaucli calibrate)")
-
-    done = 0
-
-    def progress(n: int) -> None:
-        nonlocal done
-        done += n
-        if on_batch:
-            on_batch(done, len(pairs))
-
+        on_event.message(f"Applying the run's temperature scaling to P(RG) (T = {temperature:.3f}, "
+                         "from glaucli calibrate)")
     labels = [y for _, y in pairs]
     guard = None
     if ood_check:
@@ -109,13 +103,13 @@ def assess(run: Run, data: Path | collections.DataSpec | None = None, split: str
 
         guard = Guard(model, run)
     views = run_views(run, tta)
-    scored = scored_pairs(model, pairs, batch_size, views, progress, guard=guard)
+    scored = scored_pairs(model, pairs, batch_size, views, on_event=on_event, guard=guard)
     raw = [s.probability for s in scored]
     flags = [bool(s.ood and s.ood["flag"]) for s in scored]
     scores = calibration.scale(raw, temperature)
     threshold_given = threshold
     threshold, source = decision_threshold(run, model, dataset, views, threshold, target_specificity,
-                                           batch_size, report, evaluated=(labels, scores))
+                                           batch_size, evaluated=(labels, scores), on_event=on_event)
     result = {
         "schema": SCHEMA, "run": str(run.path), "split": split, "threshold": float(threshold),
         "threshold_source": source, "tta": bool(tta), "tta_views": views or [], "bootstrap": bootstrap,
@@ -137,10 +131,11 @@ def assess(run: Run, data: Path | collections.DataSpec | None = None, split: str
     return Evaluation(result, run, pairs, raw, scores, flags if guard is not None else None, folder)
 
 
-def save_evaluation(found: Evaluation, output: Path | None = None,
-                    report: Callable[[str], None] = lambda text: None) -> Path:
+def save_evaluation(found: Evaluation, output: Path | None = None, *,
+                    on_event: events.Listeners = None) -> Path:
     """Write metrics.json, predictions.csv and the plots into `output` (default: the run's
-    eval/<setting>/ folder); returns the folder."""
+    eval/<setting>/ folder); returns the folder. A plot that fails is Warned, not raised."""
+    on_event = events.dispatcher(on_event)
     result, threshold = found.result, found.result["threshold"]
     labels = [y for _, y in found.pairs]
     out = output or found.run.path / "eval" / found.folder
@@ -159,7 +154,7 @@ def save_evaluation(found: Evaluation, output: Path | None = None,
         temperature = calibration.temperature_of(found.run.meta)
         calibration.plot(out / "calibration.png", labels, found.scores, before=found.raw if temperature else None)
     except Exception as exc:  # noqa: BLE001 - a plot never fails an evaluation
-        report(f"Warning: plots not written ({type(exc).__name__}: {exc})")
+        on_event.warn(f"plots not written ({type(exc).__name__}: {exc})")
     return out
 
 
@@ -176,16 +171,6 @@ def eval_folder_name(split: str, collection: str | None = None, tta: bool = Fals
     if target_specificity is not None:
         parts.append(f"spec{target_specificity:g}")
     return "-".join(parts)
-
-
-def _collection(run: Run, data, report: Callable[[str], None]) -> collections.Collection:
-    """The collection to evaluate on: `data`, else the one the run recorded."""
-    found = run_collection(run.meta, run.path, data)
-    for text in found.notes:
-        report(text)
-    for text in found.warnings:
-        report(f"Warning: {text}")
-    return found
 
 
 def plot_all(out: Path, labels, scores, threshold: float, confusion: dict) -> None:

@@ -13,7 +13,6 @@ predict answers at all. It is a statistical guard, not a quality grader.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -257,7 +256,7 @@ def flagged_summary(labels, scores, threshold: float, records: list[dict | None]
 
 
 def calibrate_run(run: runs.Run, data: Path | None = None, percentile: float = PERCENTILE,
-                  batch_size: int = 32, report: Callable[[str], None] = lambda text: None) -> dict:
+                  batch_size: int = 32, *, on_event: events.Listeners = None) -> dict:
     """`glaucli calibrate-ood RUN`: add the check to a run trained before it existed (or refit
     it), without retraining; updates meta.json and returns its "ood" record."""
     from glaucli.engine.scoring import load_model
@@ -267,11 +266,8 @@ def calibrate_run(run: runs.Run, data: Path | None = None, percentile: float = P
         raise UsageError("--percentile must be within [50, 100)")
     if not (run.path / runs.META).is_file():
         raise InputError(f"{run.path} has no {runs.META}; calibrate-ood needs a run folder")
-    dataset = runs.run_collection(run.meta, run.path, data)  # the run's own data unless told otherwise
-    for text in dataset.notes:
-        report(text)
-    for text in dataset.warnings:
-        report(f"Warning: {text}")
+    # the run's own data unless told otherwise; its notes and warnings go to on_event
+    dataset = runs.run_collection(run.meta, run.path, data, events.dispatcher(on_event))
     model = load_model(run.model_path)
     info = calibrate(run.path, run.meta, model, dataset.require("train"), dataset.require("validation"),
                      batch_size, percentile, seed=run.meta.get("seed") or 0)

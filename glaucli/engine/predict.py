@@ -8,8 +8,9 @@ from __future__ import annotations
 import glob
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
+from glaucli import events
 from glaucli.data.images import walk_images
 from glaucli.engine.scoring import load_model, score_paths
 from glaucli.errors import InputError
@@ -57,35 +58,34 @@ class Prediction:
 
 
 def predict(paths: Iterable[Path], run, threshold: float | None = None, tta: bool = False,
-            batch_size: int = 32, ood_check: bool = True, explain_dir: Path | None = None,
-            on_batch: Callable[[int], None] | None = None,
-            report: Callable[[str], None] = lambda text: None,
-            warn: Callable[[str], None] = lambda text: None) -> Iterator[Prediction]:
+            batch_size: int = 32, ood_check: bool = True, explain_dir: Path | None = None, *,
+            on_event: events.Listeners = None) -> Iterator[Prediction]:
     """Predictions for image files (`find_images` expands folders and globs) with a resolved run
     (runs.Run), streamed, in order. The threshold is the run's (its TTA threshold with `tta`)
     unless `threshold` is given. An unreadable image is a Prediction with `error`, never an
     exception; a bad argument, the model or the threshold fail here, before the first image.
-    `report`/`warn`: plain-text notes on the way (calibration, a missing distribution check);
-    `on_batch(n)` after each batch of n images."""
+    `on_event`: Message and Warned on the way (calibration, a missing distribution check),
+    Progress("scoring", done, total or None, "images") after each batch."""
     from glaucli.contract import VERDICTS
     from glaucli.engine import calibration
     from glaucli.engine.ood import NOT_ASSESSED
     from glaucli.engine.threshold import decision_threshold, run_views
 
+    on_event = events.dispatcher(on_event)
     check_threshold(threshold)
     model = load_model(run.model_path)
     temperature = calibration.temperature_of(run.meta)
     if temperature:
-        report(f"P(RG) calibrated by the run's temperature scaling (T = {temperature:.3f})")
+        on_event.message(f"P(RG) calibrated by the run's temperature scaling (T = {temperature:.3f})")
     views = run_views(run, tta)
-    cut, _source = decision_threshold(run, model, None, views, threshold, report=report)
+    cut, _source = decision_threshold(run, model, None, views, threshold, on_event=on_event)
     guard = explainer = None
     if ood_check:
         from glaucli.engine.ood import Guard
 
         guard = Guard(model, run)
         if not guard.has_distribution:
-            warn(f"{run.name} has no distribution check (trained before it existed?): only the fundus "
+            on_event.warn(f"{run.name} has no distribution check (trained before it existed?): only the fundus "
                  f"check runs; add it with `glaucli calibrate-ood {run.path}`")
     if explain_dir is not None:
         from glaucli.engine.explain import OutputNames, explain, explainer_for
@@ -93,7 +93,7 @@ def predict(paths: Iterable[Path], run, threshold: float | None = None, tta: boo
         explainer, names = explainer_for(model, run.meta), OutputNames()
 
     def answers() -> Iterator[Prediction]:
-        for scored in score_paths(model, paths, batch_size, views, on_batch=on_batch, guard=guard):
+        for scored in score_paths(model, paths, batch_size, views, on_event=on_event, guard=guard):
             if scored.error:
                 yield Prediction(scored.path, error=scored.error)
                 continue

@@ -12,8 +12,9 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
+from glaucli import events
 from glaucli.data.images import ImageError, load_image
 from glaucli.errors import InputError, brief
 
@@ -78,13 +79,17 @@ def _load(path: Path, size: int, fundus: bool = False):
         return None, f"{path}: unreadable image ({type(exc).__name__})", None
 
 
-def score_paths(model, paths: Iterable[Path], batch_size: int = 32, tta: bool = False,
-                on_batch: Callable[[int], None] | None = None, workers: int | None = None,
+def score_paths(model, paths: Iterable[Path], batch_size: int = 32, tta: bool = False, *,
+                on_event: events.Listeners = None, workers: int | None = None,
                 guard=None) -> Iterator[Scored]:
     """P(RG) per path, streamed: the next batch decodes in threads while this one runs.
-    With a `guard` (engine/ood.py) each result also says whether it should be answered."""
+    With a `guard` (engine/ood.py) each result also says whether it should be answered.
+    `on_event`: Progress("scoring", done, total or None, "images") after each batch."""
     import numpy as np
 
+    on_event = events.dispatcher(on_event)
+    total = len(paths) if hasattr(paths, "__len__") else None
+    done = 0
     size = model_image_size(model)
     iterator = iter(paths)
 
@@ -118,17 +123,17 @@ def score_paths(model, paths: Iterable[Path], batch_size: int = 32, tta: bool = 
             for i, path in enumerate(chunk):
                 yield (Scored(path, probability=float(probs[i]), ood=ood.get(i)) if i in probs
                        else Scored(path, error=loaded[i][1]))
-            if on_batch:
-                on_batch(len(chunk))
+            done += len(chunk)
+            on_event(events.Progress("scoring", done, total, "images"))
             chunk = following
 
 
-def scored_pairs(model, pairs, batch_size: int = 32, tta: bool = False,
-                 on_batch: Callable[[int], None] | None = None, guard=None) -> list[Scored]:
+def scored_pairs(model, pairs, batch_size: int = 32, tta: bool = False, *,
+                 on_event: events.Listeners = None, guard=None) -> list[Scored]:
     """Every (path, label) pair scored, in order; any unreadable image fails the work."""
     from glaucli.errors import WorkError
 
-    scored = list(score_paths(model, [p for p, _ in pairs], batch_size, tta, on_batch, guard=guard))
+    scored = list(score_paths(model, [p for p, _ in pairs], batch_size, tta, on_event=on_event, guard=guard))
     bad = [s.error for s in scored if s.error]
     if bad:
         raise WorkError(f"{len(bad)} image(s) could not be read, first: {bad[0]}",
@@ -136,11 +141,11 @@ def scored_pairs(model, pairs, batch_size: int = 32, tta: bool = False,
     return scored
 
 
-def scores_of(model, pairs, batch_size: int = 32, tta: bool = False,
-              on_batch: Callable[[int], None] | None = None) -> list[float]:
+def scores_of(model, pairs, batch_size: int = 32, tta: bool = False, *,
+              on_event: events.Listeners = None) -> list[float]:
     """P(RG) for every (path, label) pair, in order; any unreadable image fails the work.
     (Inside training, selection.validation_scores scores the pipeline's dataset instead.)"""
-    return [s.probability for s in scored_pairs(model, pairs, batch_size, tta, on_batch)]
+    return [s.probability for s in scored_pairs(model, pairs, batch_size, tta, on_event=on_event)]
 
 
 TTA_VIEWS = ("identity", "hflip", "vflip")

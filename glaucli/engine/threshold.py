@@ -3,8 +3,7 @@ evaluate and predict both ask here, so a verdict means the same in both."""
 
 from __future__ import annotations
 
-from typing import Callable
-
+from glaucli import events
 from glaucli.data import collection as collections
 from glaucli.engine import calibration
 from glaucli.engine import metrics as screening
@@ -20,14 +19,15 @@ def run_views(run: Run, tta: bool):
 
 def decision_threshold(run: Run, model, dataset: collections.Collection | None, views,
                        given: float | None = None, target_specificity: float | None = None,
-                       batch_size: int = 32, report: Callable[[str], None] = lambda text: None,
-                       evaluated: tuple | None = None) -> tuple[float, str]:
+                       batch_size: int = 32, evaluated: tuple | None = None, *,
+                       on_event: events.Listeners = None) -> tuple[float, str]:
     """The threshold on the (calibrated) P(RG) scale and how it was chosen: "given",
     "validation-youden", "target-specificity" (on validation scores) or
     "target-specificity-recomputed" (a collection without a validation split: on the
     `evaluated` (labels, scores) themselves, optimistic). Validation scores are computed the
     way the threshold is used: with TTA when `views` asks for it (the run's stored TTA
-    threshold, else chosen now)."""
+    threshold, else chosen now). `on_event`: a Message before each choice made here."""
+    on_event = events.dispatcher(on_event)
     temperature = calibration.temperature_of(run.meta)
     if given is not None:
         return float(given), "given"
@@ -47,7 +47,7 @@ def decision_threshold(run: Run, model, dataset: collections.Collection | None, 
         if target_specificity is not None and evaluated is not None:
             labels, scores = evaluated
             threshold, reached = screening.threshold_for_specificity(labels, scores, target_specificity)
-            report(f"Threshold {threshold:.4f} reaches specificity {reached:.4f} on the evaluated data "
+            on_event.message(f"Threshold {threshold:.4f} reaches specificity {reached:.4f} on the evaluated data "
                    "itself (no validation split: optimistic)")
             return threshold, "target-specificity-recomputed"
         raise InputError(f"no validation split to choose the {'TTA ' if views else ''}threshold of {run.path} on"
@@ -57,9 +57,9 @@ def decision_threshold(run: Run, model, dataset: collections.Collection | None, 
     val_labels = [y for _, y in val_pairs]
     val_scores = calibration.scale(scores_of(model, val_pairs, batch_size, views), temperature)
     if target_specificity is None:
-        report("Choosing the TTA threshold on the validation split (this run stored none)")
+        on_event.message("Choosing the TTA threshold on the validation split (this run stored none)")
         return screening.youden_threshold(val_labels, val_scores), "validation-youden"
-    report(f"Choosing the threshold for specificity {target_specificity:g} on the validation split")
+    on_event.message(f"Choosing the threshold for specificity {target_specificity:g} on the validation split")
     threshold, reached = screening.threshold_for_specificity(val_labels, val_scores, target_specificity)
-    report(f"Threshold {threshold:.4f} reaches specificity {reached:.4f} on validation")
+    on_event.message(f"Threshold {threshold:.4f} reaches specificity {reached:.4f} on validation")
     return threshold, "target-specificity"

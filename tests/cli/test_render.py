@@ -88,3 +88,29 @@ def test_separating_digits():
     assert separating_digits([(0.5, 0.25)]) == 3
     assert separating_digits([(0.4811201, 0.4811205)]) == 6
     assert separating_digits([(0.3, 0.3)]) == 3  # equal values need no digits to differ
+
+
+def test_one_event_printer_for_every_command(capsys):
+    """Message -> an info line, Warned -> a warning, Progress -> one bar per task (plain lines
+    off a terminal), titled per command; a title of None hides the task; training events pass."""
+    from glaucli import console, events
+    from glaucli.cli.render import EventPrinter
+
+    console.reset()
+    try:
+        with EventPrinter({"scoring": "Evaluating r", "hidden": None}) as show:
+            show(events.Message("Using dataset d"))
+            show(events.Warned("careful"))
+            show(events.Progress("scoring", 4, 8, "images"))
+            show(events.Progress("hidden", 1, 2, "images"))
+            show(events.Progress("scoring", 8, 8, "images"))
+            assert show.bars == {}  # closed when done == total
+            show(events.Progress("extract", 5, None, "files"))  # an unnamed task shows as its name
+            show(events.EpochEstimated(1.0))
+            assert list(show.bars) == ["extract"]
+        assert show.bars == {}
+        assert capsys.readouterr().err.splitlines() == [
+            "Using dataset d", "Warning: careful", "Evaluating r: 4/8 images", "Evaluating r: 8/8 images",
+            "extract: 5 files"]
+    finally:
+        console.reset()

@@ -91,18 +91,19 @@ def test_engine_predict_answers_every_image_in_order(trained, photos):
     from glaucli.contract import VERDICTS
     from glaucli.engine.predict import predict
     from glaucli.errors import UsageError
+    from glaucli.events import Progress
     from glaucli.runs import resolve_run
 
     run = resolve_run(trained["run"], trained["runs"])
     with pytest.raises(UsageError):
         predict([photos / "rg0.jpg"], run, threshold=1.5)
     (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
-    ticks = []
-    good, bad = predict([photos / "rg0.jpg", photos / "broken.jpg"], run, threshold=0, on_batch=ticks.append)
+    seen = []
+    good, bad = predict([photos / "rg0.jpg", photos / "broken.jpg"], run, threshold=0, on_event=seen.append)
     assert good.path.name == "rg0.jpg" and good.label == "RG" and good.verdict == VERDICTS[1]
     assert good.threshold == 0 and 0 <= good.probability <= 1 and good.ood["flag"] is False
     assert bad.path.name == "broken.jpg" and bad.error and bad.probability is None and bad.label is None
-    assert ticks == [2]
+    assert [e for e in seen if isinstance(e, Progress)] == [Progress("scoring", 2, 2, "images")]
 
 
 def test_gradcam_heatmap_shape_and_range(trained, photos):

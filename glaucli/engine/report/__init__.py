@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Callable
 
-from glaucli import __version__, runs
+from glaucli import __version__, events, runs
 from glaucli.contract import RESEARCH_NOTE
 from glaucli.data.labels import CLASSES
 from glaucli.data.layout import read_manifest
@@ -23,37 +22,39 @@ TEMPLATES = Path(__file__).parent / "templates"
 HEADLINE = ("auc", "sensitivity", "specificity", "pauc_90", "sens_at_95spec", "accuracy", "f1")
 
 
-def evaluation_for(run: runs.Run, split: str, data=None, batch_size: int = 32,
-                   on_batch: Callable[[int, int], None] | None = None,
-                   report: Callable[[str], None] = lambda text: None) -> tuple[dict, Path, bool]:
+def evaluation_for(run: runs.Run, split: str, data=None, batch_size: int = 32, *,
+                   on_event: events.Listeners = None) -> tuple[dict, Path, bool]:
     """A stored evaluation with the report's settings, else a fresh one: (metrics, folder, reused).
     Other data (`data`) is always evaluated afresh."""
     from glaucli.engine.evaluate import evaluate
 
+    on_event = events.dispatcher(on_event)
     stored = evidence.stored_evaluation(run, split) if data is None else None
     if stored:
-        report(f"Reusing the evaluation in {stored[1]}")
+        on_event.message(f"Reusing the evaluation in {stored[1]}")
         return stored[0], stored[1], True
-    result, folder = evaluate(run, data, split, bootstrap=1000, batch_size=batch_size, on_batch=on_batch, report=report)
+    result, folder = evaluate(run, data, split, bootstrap=1000, batch_size=batch_size, on_event=on_event)
     return result, folder, False
 
 
 def build_report(run: runs.Run, split: str = "test", data=None, output: Path | None = None,
-                 gallery: int = 8, batch_size: int = 32, on_batch: Callable[[int, int], None] | None = None,
-                 report: Callable[[str], None] = lambda text: None) -> dict:
-    """Write the run's report page; returns {"report", "evaluation", "reused"}."""
+                 gallery: int = 8, batch_size: int = 32, *, on_event: events.Listeners = None) -> dict:
+    """Write the run's report page; returns {"report", "evaluation", "reused"}. `on_event`:
+    Message and Warned on the way, Progress("scoring", ...) while the run is evaluated (an
+    ensemble's members are evaluated without Progress events)."""
+    on_event = events.dispatcher(on_event)
     target = _target(run, output, "report.html")
-    result, folder, reused = evaluation_for(run, split, data, batch_size, on_batch, report)
+    result, folder, reused = evaluation_for(run, split, data, batch_size, on_event=on_event)
     rows = evidence.predictions(folder)
     labels, scores = [r["label"] for r in rows], [r["p"] for r in rows]
     threshold = float(result["threshold"])
     points = evidence.operating_points(labels, scores, threshold)
     both = len(set(labels)) == 2
 
-    report("Drawing Grad-CAM overlays for the error gallery")
+    on_event.message("Drawing Grad-CAM overlays for the error gallery")
     picked = evidence.pick_gallery(rows, threshold, gallery)
     with tempfile.TemporaryDirectory(prefix="glaucli-report-") as work:
-        cards = evidence.gallery_cards(picked, _explainer(run, report), threshold, Path(work), report)
+        cards = evidence.gallery_cards(picked, _explainer(run, on_event), threshold, Path(work), on_event=on_event)
 
     history = evidence.history(run.path)
     best = evidence.best_epoch(run.meta, history)
@@ -69,7 +70,7 @@ def build_report(run: runs.Run, split: str = "test", data=None, output: Path | N
         "calibration": result.get("calibration") or calibration.summary(labels, scores),
         "fitted": run.meta.get("calibration"), "gallery": cards, "gallery_size": gallery,
         "training": _training(run.meta, history, best),
-        "members": _members(run, split, data, batch_size, result, report),
+        "members": _members(run, split, data, batch_size, result, on_event),
         "evaluation": {"folder": str(folder), "reused": reused},
         "generated": runs.now(), "version": __version__, "note": RESEARCH_NOTE,
     }
@@ -110,14 +111,14 @@ def _target(run: runs.Run | None, output: Path | None, default: str) -> Path:
     return target
 
 
-def _explainer(run: runs.Run, report: Callable[[str], None]):
+def _explainer(run: runs.Run, on_event: events.Dispatcher):
     from glaucli.engine.explain import explainer_for
     from glaucli.engine.scoring import load_model
 
     try:
         return explainer_for(load_model(run.model_path), run.meta)
     except Exception as exc:  # noqa: BLE001 - a page without heatmaps beats no page
-        report(f"Grad-CAM unavailable for {run.name} ({type(exc).__name__}: {exc})")
+        on_event.message(f"Grad-CAM unavailable for {run.name} ({type(exc).__name__}: {exc})")
         return None
 
 
@@ -161,8 +162,13 @@ def _training(meta: dict, history: list[dict], best: int | None) -> dict:
 
 
 def _members(run: runs.Run, split: str, data, batch_size: int, own: dict,
-             report: Callable[[str], None]) -> dict | None:
-    """An ensemble's members with their own metrics beside the ensemble's."""
+             on_event: events.Dispatcher) -> dict | None:
+    """An ensemble's members with their own metrics beside the ensemble's (their evaluations
+    send no Progress: the caller's bar is the ensemble's)."""
+    def no_progress(event: events.Event) -> None:
+        if not isinstance(event, events.Progress):
+            on_event(event)
+
     members = run.meta.get("members") if run.meta.get("kind") == "ensemble" else None
     if not members:
         return None
@@ -175,7 +181,8 @@ def _members(run: runs.Run, split: str, data, batch_size: int, own: dict,
             try:
                 member_run = runs.resolve_run(folder, folder.parent)
                 column["name"] = member_run.name
-                column["metrics"] = evaluation_for(member_run, split, data, batch_size, report=report)[0]["metrics"]
+                found = evaluation_for(member_run, split, data, batch_size, on_event=no_progress)
+                column["metrics"] = found[0]["metrics"]
             except Exception as exc:  # noqa: BLE001 - a missing member leaves its column empty
                 column["problem"] = f"{type(exc).__name__}: {exc}"
         columns.append(column)

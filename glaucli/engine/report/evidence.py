@@ -6,9 +6,8 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Callable
 
-from glaucli import runs
+from glaucli import events, runs
 from glaucli.data.labels import CLASSES
 from glaucli.engine import calibration
 from glaucli.engine import metrics as screening
@@ -110,8 +109,10 @@ def pick_gallery(rows: list[dict], threshold: float, per_kind: int = 8, true_pos
 
 
 def gallery_cards(picked: dict, explainer, threshold: float, workdir: Path,
-                  note: Callable[[str], None] = lambda text: None) -> dict:
-    """Per picked image: its photo, its Grad-CAM overlay (or why there is none), P(RG), file name."""
+                  *, on_event: events.Listeners = None) -> dict:
+    """Per picked image: its photo, its Grad-CAM overlay (or why there is none), P(RG), file name.
+    A failed overlay is a Message to `on_event` (the card says why)."""
+    on_event = events.dispatcher(on_event)
     from glaucli.engine.evaluate import VERDICTS
     from glaucli.engine.report import figures
 
@@ -137,6 +138,6 @@ def gallery_cards(picked: dict, explainer, threshold: float, workdir: Path,
                                                        longest=420)
                 except Exception as exc:  # noqa: BLE001 - one failed explanation never fails the page
                     card["problem"] = f"no Grad-CAM ({type(exc).__name__}: {str(exc)[:120]})"
-                    note(f"Grad-CAM failed for {r['path']}: {exc}")
+                    on_event.message(f"Grad-CAM failed for {r['path']}: {exc}")
             cards[kind].append(card)
     return cards
