@@ -53,7 +53,9 @@ class TrainProgress:
         gpus = event.device["gpus"]
         where = "; ".join(f"{g['name']} ({g['memory_gb'] or '?'} GB, compute {g['compute_capability']})"
                           for g in gpus) if gpus else "CPU only"
-        if not gpus and event.device.get("cpu_bfloat16"):
+        if not gpus and event.device.get("cpu_bfloat16") and event.hardware["precision"] != "mixed_bfloat16":
+            where += f" ({', '.join(event.device['cpu_bfloat16'])}: bfloat16 with --mixed-precision on)"
+        elif not gpus and event.device.get("cpu_bfloat16"):
             where += f" (bfloat16: {', '.join(event.device['cpu_bfloat16'])})"
         h = event.hardware
         console.info(f"Training {event.backbone} at {event.image_size} px on {where}")

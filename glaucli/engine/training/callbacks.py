@@ -98,11 +98,18 @@ class History(Callback):
 
 
 class LrPlateau(Callback):
-    """ReduceLROnPlateau on val_loss, its memory in the state."""
+    """ReduceLROnPlateau on val_loss, its memory in the state. The new rate is announced
+    when the epoch that uses it begins (after the line of the epoch that caused it)."""
 
     def __init__(self, state: TrainState, phase: Phase, on_event: events.Dispatcher):
         super().__init__()
         self.state, self.phase, self.on_event = state, phase, on_event
+        self.announce: str | None = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.announce:
+            self.on_event.message(self.announce)
+            self.announce = None
 
     def on_epoch_end(self, epoch, logs=None):
         plateau, lr = self.state.plateau, _lr(self.model)
@@ -113,7 +120,7 @@ class LrPlateau(Callback):
         if plateau.wait >= self.phase.plateau_patience and lr > 1e-7:
             self.model.optimizer.learning_rate.assign(max(lr * self.phase.plateau_factor, 1e-7))
             plateau.wait = 0
-            self.on_event.message(f"Reducing the learning rate to {lr * self.phase.plateau_factor:.2g}")
+            self.announce = f"Reducing the learning rate to {lr * self.phase.plateau_factor:.2g}"
 
 
 class EarlyStop(Callback):
