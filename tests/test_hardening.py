@@ -182,11 +182,11 @@ def test_disk_full_and_ctrl_c_while_extracting_leave_previous_tree(cli, tmp_path
     assert writes["n"] == 1
     assert sorted(p.relative_to(target) for p in target.rglob("*")) == before
 
-    def interrupt(done, total):
-        raise KeyboardInterrupt
+    def interrupt(event):
+        raise KeyboardInterrupt  # passes through the event dispatcher, as a Ctrl-C does
 
     with pytest.raises(KeyboardInterrupt):
-        download.install_zip(archive, tmp_path / "data", "set", force=True, on_extract=interrupt)
+        download.install_zip(archive, tmp_path / "data", "set", force=True, on_event=interrupt)
     assert sorted(p.relative_to(target) for p in target.rglob("*")) == before
     assert not [p for p in (tmp_path / "data").iterdir() if p.name.startswith(".set.extract")]
 

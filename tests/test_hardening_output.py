@@ -50,8 +50,8 @@ def test_retry_warning_with_the_key_in_a_redirect_url_is_scrubbed(cli, monkeypat
     from glaucli.data import kaggle, neterrors
 
     class LeakyApi:
-        def __init__(self, found, warn):
-            self.warn = warn
+        def __init__(self, found, on_event):
+            pass
 
         def version(self, ref):
             return 1

@@ -33,7 +33,7 @@ def data(
     options.apply(quiet)
     from rich.markup import escape
 
-    from glaucli.cli.render import counts_table
+    from glaucli.cli.render import EventPrinter, counts_table
     from glaucli.data.collection import resolve
     from glaucli.data.verify import survey
 
@@ -42,8 +42,8 @@ def data(
     options.announce(dataset)
     counts = dataset.counts()
     label = "Verifying images" if verify else "Reading image headers"
-    with console.Progress(label, len(dataset.entries), "images") as bar:
-        found = survey(dataset.entries, decode=verify, on_image=bar.advance)
+    with EventPrinter({"survey": label}) as show:
+        found = survey(dataset.entries, decode=verify, on_event=show)
     summary, unreadable, duplicates = found.size_summary(), found.unreadable, found.duplicates
     if json_out:
         result = {"path": str(dataset.root), "data": dataset.describe(), "counts": counts,

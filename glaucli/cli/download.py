@@ -27,21 +27,16 @@ def download(
     Credentials, first found wins: $KAGGLE_API_TOKEN, ~/.kaggle/access_token, $KAGGLE_USERNAME + $KAGGLE_KEY, $KAGGLE_CONFIG_DIR/kaggle.json, ~/.kaggle/kaggle.json, ~/.config/kaggle/kaggle.json. Offline: download the zip elsewhere and use --from-zip FILE.zip.
     """
     options.apply(quiet)
-    from glaucli.cli.render import counts_table
+    from glaucli.cli.render import EventPrinter, counts_table
     from glaucli.data import download
 
     root = config.data_dir(data_dir)
-    with console.Progress("Downloading", None, "bytes") as fetch_bar, \
-            console.Progress("Extracting", None, "bytes") as extract_bar:
-        def on_extract(done: int, total: int | None) -> None:
-            fetch_bar.close()
-            extract_bar.update(done, total)
-
+    # The extraction's bar closes the download's (one bar at a time).
+    with EventPrinter({"download": "Downloading", "extract": "Extracting"}) as show:
         if from_zip is not None:
-            result = download.install_zip(from_zip, root, name, variant, force, on_extract=on_extract)
+            result = download.install_zip(from_zip, root, name, variant, force, on_event=show)
         else:
-            result = download.download(dataset, root, name, variant, force, on_bytes=fetch_bar.update,
-                                       on_extract=on_extract, warn=console.warn)
+            result = download.download(dataset, root, name, variant, force, on_event=show)
     if result.already_complete:
         console.info(f"{result.path} is already complete; nothing to do (--force downloads again)")
     else:

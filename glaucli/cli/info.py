@@ -13,11 +13,12 @@ from glaucli.cli import options
 def info(json_out: options.Json = False, quiet: options.Quiet = False) -> None:
     """Versions, optional extras, cached ImageNet weights, Kaggle credentials (never the secret), free disk, RAM, and whether TensorFlow sees a GPU (and why not). Importing TensorFlow for the GPU check takes most of its few seconds."""
     options.apply(quiet)
+    from glaucli.cli.render import EventPrinter
     from glaucli.data.credentials import find_credentials
     from glaucli.engine.checks import collect
 
     began = time.monotonic()
-    creds = find_credentials(warn=console.warn)
+    creds = find_credentials(on_event=EventPrinter())
     with console.status("Importing TensorFlow to ask it about GPUs"):
         result = collect(config.data_dir(), config.runs_dir(), creds.source if creds else None)
     dev = result["devices"]

@@ -22,11 +22,11 @@ def sample(
 ) -> None:
     """Write a synthetic fundus set (RG = large cup-to-disc ratio) in the dataset layout."""
     options.apply(quiet)
-    from glaucli.cli.render import counts_table
-    from glaucli.data.sample import total_images, write_sample_set
+    from glaucli.cli.render import EventPrinter, counts_table
+    from glaucli.data.sample import write_sample_set
 
-    with console.Progress("Drawing fundus images", total_images(per_class), "images") as bar:
-        counts = write_sample_set(dest, per_class, size, seed, on_image=bar.advance)
+    with EventPrinter({"drawing": "Drawing fundus images"}) as show:
+        counts = write_sample_set(dest, per_class, size, seed, on_event=show)
     if json_out:
         console.emit_json({"path": str(dest), "counts": counts})
     else:

@@ -13,8 +13,8 @@ import tempfile
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
-from typing import Callable
 
+from glaucli import events
 from glaucli.data.layout import CLASSES, SPLITS, Dataset, canonical, choose_root, write_manifest
 from glaucli.errors import InputError, WorkError
 from glaucli.safety import swap_into_place
@@ -22,7 +22,6 @@ from glaucli.safety import swap_into_place
 MAX_RATIO = 100  # uncompressed/compressed: JPEG archives are ~1:1, bombs are >1000:1
 CHUNK = 1 << 20
 
-Progress = Callable[[int, int | None], None]  # (bytes done, total or None)
 
 
 def _zip_roots(names: list[str]) -> list[PurePosixPath]:
@@ -66,13 +65,15 @@ def _check_member(info: zipfile.ZipInfo) -> None:
         raise InputError(f"archive member {name!r} is a symbolic link; refusing the archive")
 
 
-def install_archive(archive: Path, target: Path, source: dict, variant: str | None = None,
-                    progress: Progress | None = None) -> dict:
+def install_archive(archive: Path, target: Path, source: dict, variant: str | None = None, *,
+                    on_event: events.Listeners = None) -> dict:
     """Extract the split/class tree of `archive` into `target`, atomically; returns counts.
 
     Only the chosen tree is extracted, into a folder beside the target, then renamed
     into place; an existing complete target is replaced only once the new one is whole.
+    `on_event`: Progress("extract", bytes written, total, "bytes") after each member.
     """
+    on_event = events.dispatcher(on_event)
     try:
         zf = zipfile.ZipFile(archive)
     except FileNotFoundError:
@@ -135,8 +136,7 @@ def install_archive(archive: Path, target: Path, source: dict, variant: str | No
                             raise InputError(f"archive member {info.filename!r} is larger than declared")
                         dst.write(block)
                 done += info.file_size
-                if progress:
-                    progress(done, total)
+                on_event(events.Progress("extract", done, total, "bytes"))
             for split in SPLITS:
                 for cls in CLASSES:
                     (staging / split / cls).mkdir(parents=True, exist_ok=True)

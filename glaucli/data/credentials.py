@@ -14,7 +14,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from glaucli import secrets
+from glaucli import events, secrets
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,9 @@ def places_checked() -> list[str]:
             + [str(p) for p in _json_files()])
 
 
-def find_credentials(warn=None) -> Credentials | None:
-    """The first credentials found, or None (then glaucli tries anonymously)."""
+def find_credentials(*, on_event: events.Listeners = None) -> Credentials | None:
+    """The first credentials found, or None (then glaucli tries anonymously). A kaggle.json
+    that others can read is Warned to `on_event`."""
     token = os.environ.get("KAGGLE_API_TOKEN", "").strip()
     if token:
         secrets.register(token)
@@ -66,7 +67,7 @@ def find_credentials(warn=None) -> Credentials | None:
         except (OSError, ValueError, KeyError, TypeError):
             continue
         secrets.register(key)
-        if warn and path.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH):
-            warn(f"{path} is readable by other users; run `chmod 600 {path}`")
+        if path.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH):
+            events.dispatcher(on_event).warn(f"{path} is readable by other users; run `chmod 600 {path}`")
         return Credentials(str(path), username=user, key=key)
     return None

@@ -7,15 +7,13 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
+from glaucli import events
 from glaucli.data import credentials as creds_mod
 from glaucli.data import kaggle, transfer
 from glaucli.data.archive import install_archive
 from glaucli.data.layout import MANIFEST, read_manifest
 from glaucli.errors import InputError, Interrupted, UsageError, WorkError
-
-Progress = Callable[[int, int | None], None]  # (bytes done, total or None)
 
 
 @dataclass
@@ -63,9 +61,10 @@ def _complete(target: Path) -> DownloadResult | None:
 
 
 def download(dataset: str, data_dir: Path, name: str | None = None, variant: str | None = None,
-             force: bool = False, on_bytes: Progress | None = None, on_extract: Progress | None = None,
-             warn: Callable[[str], None] | None = None) -> DownloadResult:
-    """Download `dataset` (v1, v2, owner/slug) into `data_dir/<name>`."""
+             force: bool = False, *, on_event: events.Listeners = None) -> DownloadResult:
+    """Download `dataset` (v1, v2, owner/slug) into `data_dir/<name>`. `on_event`: Warned
+    (retries, credentials), Progress("download", ..., "bytes"), then Progress("extract", ...)."""
+    on_event = events.dispatcher(on_event)
     ref, default_name = kaggle.resolve_dataset_ref(dataset)
     name = default_name if name is None else name
     target = _target(data_dir, name)
@@ -73,27 +72,29 @@ def download(dataset: str, data_dir: Path, name: str | None = None, variant: str
     with _lock(data_dir, name):
         if not force and (done := _complete(target)):
             return done
-        api = kaggle._Api(creds_mod.find_credentials(warn=warn), warn)
+        api = kaggle._Api(creds_mod.find_credentials(on_event=on_event), on_event)
         version = api.version(ref)
         part = data_dir / ".downloads" / f"{name}-v{version}.zip.part"
         part.parent.mkdir(parents=True, exist_ok=True)
         try:
-            archive = transfer.fetch(lambda: api.signed_url(ref, version), part, on_bytes, api.warn,
-                                     lambda kept: api.offline_hint(ref, kept), kaggle.MAX_ATTEMPTS)
+            archive = transfer.fetch(lambda: api.signed_url(ref, version), part,
+                                     lambda kept: api.offline_hint(ref, kept), kaggle.MAX_ATTEMPTS,
+                                     on_event=on_event)
         except KeyboardInterrupt:
             kept = part.stat().st_size if part.exists() else 0
             raise Interrupted(f"download interrupted; {kept} bytes kept in {part}",
                               hint="re-run the same command to resume") from None
         source = {"kind": "kaggle", "dataset": ref, "version": version, "archive": archive}
-        counts = install_archive(part, target, source, variant, on_extract)
+        counts = install_archive(part, target, source, variant, on_event=on_event)
         part.unlink()
         part.with_name(part.name + ".json").unlink(missing_ok=True)
         return DownloadResult(target, counts, source)
 
 
 def install_zip(archive: Path, data_dir: Path, name: str | None = None, variant: str | None = None,
-                force: bool = False, on_extract: Progress | None = None) -> DownloadResult:
-    """`download --from-zip`: the same checks and layout for a hand-downloaded archive."""
+                force: bool = False, *, on_event: events.Listeners = None) -> DownloadResult:
+    """`download --from-zip`: the same checks and layout for a hand-downloaded archive.
+    `on_event`: Progress("extract", bytes written, total, "bytes")."""
     if not archive.is_file():
         raise InputError(f"{archive} does not exist" if not archive.exists() else f"{archive} is not a file")
     name = archive.stem if name is None else name
@@ -103,5 +104,5 @@ def install_zip(archive: Path, data_dir: Path, name: str | None = None, variant:
             return done
         source = {"kind": "zip", "file": str(archive.resolve()),
                   "archive": {"size": archive.stat().st_size, "md5": transfer.md5_of(archive)}}
-        counts = install_archive(archive, target, source, variant, on_extract)
+        counts = install_archive(archive, target, source, variant, on_event=on_event)
         return DownloadResult(target, counts, source)

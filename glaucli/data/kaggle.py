@@ -10,8 +10,7 @@ because neither Kaggle client resumes or reports progress. `kagglehub` is not us
 
 from __future__ import annotations
 
-from typing import Callable
-
+from glaucli import events
 from glaucli.data import credentials as creds_mod
 from glaucli.data import neterrors, transfer
 from glaucli.errors import InputError, UsageError, WorkError
@@ -34,14 +33,13 @@ def resolve_dataset_ref(dataset: str) -> tuple[str, str]:
     return dataset, parts[1]
 
 
-def tune_session(client, timeout: tuple[float, float], warn: Callable[[str], None] | None = None,
-                 retry=None) -> bool:
+def tune_session(client, timeout: tuple[float, float], retry=None, *, on_event: events.Listeners = None) -> bool:
     """The one place that touches kagglesdk's private HTTP session (`_init_session`,
     `_session`): a timeout on every request (kagglesdk sets none; a stalled API server must
     not hang us), `retry` (a urllib3 Retry) and no redirects (DownloadDataset answers 302 to
     the signed storage URL; following it would open, and waste, a transfer). If a kagglesdk
     release moves these, the download still works, without the timeout and retries: a
-    warning says so and False is returned. tests/data/test_kaggle.py fails loudly when they move."""
+    warning (Warned) says so and False is returned. tests/data/test_kaggle.py fails loudly when they move."""
     import requests.adapters
 
     class TimeoutAdapter(requests.adapters.HTTPAdapter):
@@ -57,20 +55,22 @@ def tune_session(client, timeout: tuple[float, float], warn: Callable[[str], Non
             session.mount(scheme, TimeoutAdapter(max_retries=retry or 0))
         session.max_redirects = 0
     except (AttributeError, TypeError) as exc:
-        if warn:
-            warn(f"this kagglesdk version is not the one glaucli knows ({type(exc).__name__}: {exc}); "
-                 "Kaggle API calls run without glaucli's timeout and retries")
+        events.dispatcher(on_event).warn(
+            f"this kagglesdk version is not the one glaucli knows ({type(exc).__name__}: {exc}); "
+            "Kaggle API calls run without glaucli's timeout and retries")
         return False
     return True
 
 
-def said_retry(attempts: int, warn: Callable[[str], None] | None, state: dict):
+def said_retry(attempts: int, state: dict, *, on_event: events.Listeners = None):
     """urllib3's Retry for `attempts` tries of one API call, as glaucli retries: every method
     (the calls are POSTs that only read), connection failures, timeouts and RETRY_STATUSES,
     Retry-After honoured, else GLAUCLI_RETRY_BACKOFF doubling; each retry announced (a silent
     back-off looks like a hang); no retry where it cannot help (a name that does not resolve,
     a refusal on the first try: neterrors). `state` carries `what` (the call, set by the
-    caller) in, and `tries` and `gave_up` (stopped early) out, for the final message."""
+    caller) in, and `tries` and `gave_up` (stopped early) out, for the final message. Each
+    retry is a Warned event."""
+    on_event = events.dispatcher(on_event)
     from urllib3.exceptions import MaxRetryError
     from urllib3.util.retry import Retry
 
@@ -84,9 +84,8 @@ def said_retry(attempts: int, warn: Callable[[str], None] | None, state: dict):
             delay = (new.get_retry_after(response) if response is not None else None)
             delay = new.get_backoff_time() if delay is None else delay
             cause = f"HTTP {response.status}" if response is not None else str(neterrors.describe(error, url))
-            if warn:
-                warn(f"Kaggle {state.get('what', 'API call')} failed ({cause}); retrying in {delay:g} s "
-                     f"(attempt {len(new.history) + 1}/{attempts})")
+            on_event.warn(f"Kaggle {state.get('what', 'API call')} failed ({cause}); retrying in {delay:g} s "
+                          f"(attempt {len(new.history) + 1}/{attempts})")
             return new
 
         def get_backoff_time(self) -> float:
@@ -97,10 +96,11 @@ def said_retry(attempts: int, warn: Callable[[str], None] | None, state: dict):
 
 
 class _Api:
-    def __init__(self, found: creds_mod.Credentials | None, warn: Callable[[str], None] | None = None):
+    def __init__(self, found: creds_mod.Credentials | None, on_event: events.Listeners = None):
         from kagglesdk import KaggleClient
 
-        self.found, self.warn = found, warn
+        self.found = found
+        on_event = events.dispatcher(on_event)
         kwargs = {}
         if found and found.token:
             kwargs["api_token"] = found.token
@@ -108,7 +108,8 @@ class _Api:
             kwargs.update(username=found.username, password=found.key)
         self.client = KaggleClient(**kwargs)
         self.state: dict = {}
-        tune_session(self.client, transfer.timeouts(), warn, said_retry(MAX_ATTEMPTS, warn, self.state))
+        tune_session(self.client, transfer.timeouts(), said_retry(MAX_ATTEMPTS, self.state, on_event=on_event),
+                     on_event=on_event)
 
     def _call(self, what: str, fn, ref: str):
         """One API call (urllib3's Retry inside, see said_retry), its failure as one line."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from glaucli import events
 from glaucli.data.layout import CLASSES, write_manifest
 from glaucli.errors import InputError
 
@@ -86,12 +87,15 @@ def split_sizes(per_class: int) -> dict[str, int]:
     return {"train": per_class, "validation": held_out, "test": held_out}
 
 
-def write_sample(dest: Path, per_class: int = 40, size: int = 128, seed: int = 0,
-                 on_image=None) -> dict[str, dict[str, int]]:
+def write_sample(dest: Path, per_class: int = 40, size: int = 128, seed: int = 0, *,
+                 on_event: events.Listeners = None) -> dict[str, dict[str, int]]:
     """Write the set's images under `dest` in the dataset layout; returns counts. No manifest:
-    `write_sample_set` is the whole set, written atomically."""
+    `write_sample_set` is the whole set, written atomically. `on_event`:
+    Progress("drawing", done, total, "images") after each image (one draws in milliseconds)."""
     from PIL import Image
 
+    on_event = events.dispatcher(on_event)
+    done, total = 0, total_images(per_class)
     counts: dict[str, dict[str, int]] = {}
     for split, n in split_sizes(per_class).items():
         counts[split] = {}
@@ -100,14 +104,14 @@ def write_sample(dest: Path, per_class: int = 40, size: int = 128, seed: int = 0
             folder.mkdir(parents=True, exist_ok=True)
             for name, image, _disc in sample_images(split, cls, n, size, seed):
                 Image.fromarray(image).save(folder / name, quality=92)
-                if on_image:
-                    on_image()
+                done += 1
+                on_event(events.Progress("drawing", done, total, "images"))
             counts[split][cls] = n
     return counts
 
 
-def write_sample_set(dest: Path, per_class: int = 40, size: int = 128, seed: int = 0,
-                     on_image=None) -> dict[str, dict[str, int]]:
+def write_sample_set(dest: Path, per_class: int = 40, size: int = 128, seed: int = 0, *,
+                     on_event: events.Listeners = None) -> dict[str, dict[str, int]]:
     """The whole set with its manifest at `dest`, which must be missing or an empty folder:
     built in a staging folder beside it, then renamed into place, so an interrupted run
     leaves nothing half-made (and no folder that looks like data without a manifest)."""
@@ -117,7 +121,7 @@ def write_sample_set(dest: Path, per_class: int = 40, size: int = 128, seed: int
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
-        counts = write_sample(staging, per_class, size, seed, on_image)
+        counts = write_sample(staging, per_class, size, seed, on_event=on_event)
         write_manifest(staging, {"kind": "sample", "per_class": per_class, "size": size, "seed": seed}, counts)
         if dest.exists():
             dest.rmdir()  # not safety.swap_into_place: rmdir proves the folder is still empty

@@ -14,13 +14,12 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from glaucli import events
 from glaucli.data import neterrors
 from glaucli.errors import WorkError
 
 ATTEMPTS = 6
 CHUNK = 1 << 20
-
-Progress = Callable[[int, int | None], None]  # (bytes done, total or None)
 
 
 def timeouts() -> tuple[float, float]:
@@ -37,12 +36,12 @@ def backoff(attempt: int) -> float:
     return env_number("GLAUCLI_RETRY_BACKOFF", 2) * 2 ** attempt
 
 
-def retrying(warn: Callable[[str], None] | None, what: str, error: str, attempt: int, attempts: int) -> None:
-    """Say that a retry is coming (a silent minute of back-off looks like a hang), then wait."""
+def retrying(what: str, error: str, attempt: int, attempts: int, *, on_event: events.Listeners = None) -> None:
+    """Say that a retry is coming (Warned: a silent minute of back-off looks like a hang), then wait."""
     if attempt + 1 < attempts:
         delay = backoff(attempt)
-        if warn:
-            warn(f"{what} failed ({error}); retrying in {delay:g} s (attempt {attempt + 2}/{attempts})")
+        events.dispatcher(on_event).warn(f"{what} failed ({error}); retrying in {delay:g} s "
+                                         f"(attempt {attempt + 2}/{attempts})")
         time.sleep(delay)
 
 
@@ -87,17 +86,18 @@ def _usable_state(state: dict | None, part: Path) -> bool:
     return size is None or have <= size
 
 
-def fetch(new_url: Callable[[], str], part: Path, progress: Progress | None = None,
-          warn: Callable[[str], None] | None = None, hint: Callable[[int], str] = lambda kept: "",
-          attempts: int = ATTEMPTS) -> dict:
+def fetch(new_url: Callable[[], str], part: Path, hint: Callable[[int], str] = lambda kept: "",
+          attempts: int = ATTEMPTS, *, on_event: events.Listeners = None) -> dict:
     """Stream the object at `new_url()` into `part`, resuming what is there (its ETag, size and
     MD5 kept in `part`.json); `new_url` is asked again when storage refuses an expired URL,
-    `hint(bytes kept)` words a failure's hint. Returns {"size", "md5"}."""
+    `hint(bytes kept)` words a failure's hint. Returns {"size", "md5"}. `on_event`:
+    Progress("download", bytes so far, size or None, "bytes") per block read, Warned per retry."""
     import requests
     import urllib3
 
     from glaucli.safety import read_json_object, write_json_atomic
 
+    on_event = events.dispatcher(on_event)
     state_file = part.with_name(part.name + ".json")
     state = read_json_object(state_file) if part.exists() else {}
     if not _usable_state(state, part):  # unreadable or contradicting the part: start over
@@ -146,8 +146,7 @@ def fetch(new_url: Callable[[], str], part: Path, progress: Progress | None = No
                         digest.update(block)
                         have += len(block)
                         hashed = have
-                        if progress:
-                            progress(have, state.get("size"))
+                        on_event(events.Progress("download", have, state.get("size"), "bytes"))
             if state.get("size") is None or have >= state["size"]:
                 break
             error = "connection closed early"
@@ -161,7 +160,7 @@ def fetch(new_url: Callable[[], str], part: Path, progress: Progress | None = No
             if exc.errno == errno.ENOSPC:
                 raise WorkError(f"disk full while writing {part}", hint="free space, then re-run to resume") from None
             raise
-        retrying(warn, "the download", error, attempt, attempts)
+        retrying("the download", error, attempt, attempts, on_event=on_event)
     else:
         raise WorkError(f"download failed after {attempts} attempts: {error}",
                         hint=hint(part.stat().st_size if part.exists() else 0))

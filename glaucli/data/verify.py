@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
+from glaucli import events
 from glaucli.data.duplicates import DuplicateFinder, dhash, file_digest
 from glaucli.data.images import ImageError, image_size, load_image
 
@@ -32,13 +33,16 @@ class Survey:
                 "max": list(by_area[-1]), "distinct": len(self.sizes)}
 
 
-def survey(entries: Iterable[tuple[Path, int, str]], decode: bool = False,
-           on_image: Callable[[], None] | None = None) -> Survey:
+def survey(entries: Iterable[tuple[Path, int, str]], decode: bool = False, *,
+           on_event: events.Listeners = None) -> Survey:
     """Each (path, label, split) entry's image size from its header, or with `decode` from its
-    pixels, hashed for duplicates as well. An unreadable image is listed, never raised;
-    `on_image()` after each image."""
+    pixels, hashed for duplicates as well. An unreadable image is listed, never raised.
+    `on_event`: Progress("survey", done, total or None, "images") after each image (an event
+    costs ~1.5 us; reading a header alone ~40)."""
+    on_event = events.dispatcher(on_event)
+    total = len(entries) if hasattr(entries, "__len__") else None
     found, finder = Survey(), DuplicateFinder()
-    for file, _, split in entries:
+    for done, (file, _, split) in enumerate(entries, 1):
         try:
             if decode:
                 pixels = load_image(file)
@@ -48,8 +52,7 @@ def survey(entries: Iterable[tuple[Path, int, str]], decode: bool = False,
                 found.sizes[image_size(file)] += 1
         except (ImageError, OSError) as exc:
             found.unreadable.append({"path": str(file), "error": str(exc)})
-        if on_image:
-            on_image()
+        on_event(events.Progress("survey", done, total, "images"))
     if decode:
         found.duplicates = finder.report()
     return found

@@ -11,8 +11,8 @@ def test_kagglesdk_private_session_is_where_glaucli_expects_it():
     from kagglesdk import KaggleClient
 
     client = KaggleClient(username="u", password="p")
-    warnings: list[str] = []
-    assert kaggle.tune_session(client, (1.0, 2.0), warnings.append), warnings
+    warnings: list = []
+    assert kaggle.tune_session(client, (1.0, 2.0), on_event=warnings.append), warnings
     session = client.http_client()._session
     assert session.max_redirects == 0
     assert type(session.get_adapter("https://www.kaggle.com/api")).__name__ == "TimeoutAdapter"
@@ -24,9 +24,9 @@ def test_a_moved_session_degrades_to_one_warning():
         def http_client(self):
             return object()  # no _init_session, no _session
 
-    warnings: list[str] = []
-    assert kaggle.tune_session(Moved(), (1.0, 2.0), warnings.append) is False
-    assert len(warnings) == 1 and "kagglesdk" in warnings[0] and "timeout" in warnings[0]
+    warnings: list = []
+    assert kaggle.tune_session(Moved(), (1.0, 2.0), on_event=warnings.append) is False
+    assert len(warnings) == 1 and "kagglesdk" in warnings[0].text and "timeout" in warnings[0].text
 
 
 def test_dataset_names():

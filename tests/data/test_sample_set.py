@@ -22,12 +22,12 @@ def test_written_whole_with_its_manifest(tmp_path):
 def test_interrupted_leaves_nothing_and_existing_data_is_kept(tmp_path):
     from glaucli.data.sample import write_sample_set
 
-    def interrupt():
+    def interrupt(event):
         raise KeyboardInterrupt
 
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
-        write_sample_set(out / "set", per_class=2, size=32, on_image=interrupt)
+        write_sample_set(out / "set", per_class=2, size=32, on_event=interrupt)
     assert list(out.iterdir()) == []  # neither the set nor its staging folder
     (tmp_path / "keep").mkdir()
     (tmp_path / "keep" / "precious.txt").write_text("x")

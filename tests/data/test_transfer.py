@@ -9,6 +9,7 @@ import pytest
 
 from glaucli.data import transfer
 from glaucli.errors import WorkError
+from glaucli.events import Progress, Warned
 from tests.data.fake_kaggle import Behaviour, FakeKaggle
 
 BODY = os.urandom(300_000)
@@ -26,19 +27,22 @@ def storage(monkeypatch):
 
 def test_a_dropped_connection_resumes_with_a_range_and_the_md5_checks(storage, tmp_path):
     storage.b.drop_at, storage.b.drops = 100_000, 1
-    urls, warnings = [], []
+    urls, seen = [], []
 
     def new_url():
         urls.append(f"http://storage.fake/archive/o/s?sig={len(urls)}")
         return urls[-1]
 
     part = tmp_path / "a.zip.part"
-    got = transfer.fetch(new_url, part, warn=warnings.append)
+    got = transfer.fetch(new_url, part, on_event=seen.append)
     assert got == {"size": len(BODY), "md5": hashlib.md5(BODY).hexdigest()}
     assert part.read_bytes() == BODY and len(urls) == 1
     ranges = [r[2] for r in storage.b.requests if r[0] == "GET" and r[2]]
     assert ranges == ["bytes=100000-"]
-    assert "retrying" in warnings[0]
+    warnings = [e.text for e in seen if isinstance(e, Warned)]
+    assert len(warnings) == 1 and "retrying" in warnings[0]
+    progress = [e for e in seen if isinstance(e, Progress)]
+    assert {e.task for e in progress} == {"download"} and progress[-1] == Progress("download", len(BODY), len(BODY), "bytes")
 
 
 def test_an_expired_url_is_renewed(storage, tmp_path):

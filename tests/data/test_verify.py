@@ -17,8 +17,9 @@ def test_survey_sizes_unreadable_and_leaks(tmp_path):
     entries = [(path, label, split) for split in ("train", "validation", "test")
                for path, label in Dataset(data).files(split)]
     seen = []
-    found = survey(entries, decode=True, on_image=lambda: seen.append(1))
-    assert len(seen) == len(entries)  # one progress tick per image, the unreadable one included
+    found = survey(entries, decode=True, on_event=seen.append)
+    assert [e.done for e in seen] == list(range(1, len(entries) + 1))  # per image, the unreadable one too
+    assert {(e.task, e.total, e.unit) for e in seen} == {("survey", len(entries), "images")}
     assert [bad["path"] for bad in found.unreadable] == [str(data / "test" / "NRG" / "broken.jpg")]
     assert found.size_summary() == {"most_common": [32, 32], "min": [32, 32], "max": [32, 32], "distinct": 1}
     assert len(found.leaks) == 1 and {r["split"] for r in found.leaks[0]} == {"train", "test"}
