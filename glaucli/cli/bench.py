@@ -32,11 +32,13 @@ def bench(
 ) -> None:
     """Measure input pipeline, training, inference and latency for backbones on this machine."""
     options.apply(quiet)
+    from glaucli.cli.render import EventPrinter
     from glaucli.engine.bench import bench as run_bench
 
     chosen = [] if formats.strip().lower() == "none" else [f.strip().lower() for f in formats.split(",") if f.strip()]
-    result = run_bench(backbones, image_size, batch_size, steps, data, report=console.info,
-                       mixed_precision=mixed_precision, formats=chosen, versus_keras=versus_keras)
+    with EventPrinter() as show:
+        result = run_bench(backbones, image_size, batch_size, steps, data, mixed_precision=mixed_precision,
+                           formats=chosen, versus_keras=versus_keras, on_event=show)
     if json_out:
         console.emit_json(result)
         return

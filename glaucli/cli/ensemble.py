@@ -22,9 +22,11 @@ Name = Annotated[Optional[str], typer.Option("--name", help="Run name \\[default
 
 def _combine(method: str, runs: list[str], data, name, runs_dir, json_out: bool, quiet: bool) -> None:
     options.apply(quiet)
+    from glaucli.cli.render import EventPrinter
     from glaucli.engine.ensemble import combine
 
-    run, meta = combine(method, runs, data, name, runs_dir, report=console.info)
+    with EventPrinter() as show:
+        run, meta = combine(method, runs, data, name, runs_dir, on_event=show)
     m = meta["metrics"]["validation"]
     console.info(f"Validation: AUC {m['auc']:.4f}, accuracy {m['accuracy']:.4f} at threshold {meta['threshold']:.3f}")
     console.info(f"Results saved to {run}")

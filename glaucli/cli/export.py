@@ -24,6 +24,7 @@ def export(
     """Export a model with its preprocessing inside, then check it answers like the Keras model."""
     options.apply(quiet)
     from glaucli.cli.options import resolve_run
+    from glaucli.cli.render import EventPrinter
     from glaucli.engine.export import check_options, output_path
     from glaucli.engine.export import export as run_export
 
@@ -32,7 +33,7 @@ def export(
     resolved = resolve_run(run, config.runs_dir(runs_dir))
     output_path(resolved, fmt, output, float16, force)  # before the spinner: a refusal is instant
     with console.status(f"Exporting {resolved.name}"):
-        result = run_export(resolved, fmt, output, float16, report=console.info, force=force)
+        result = run_export(resolved, fmt, output, float16, force, on_event=EventPrinter())
     console.info(f"Largest difference from the Keras model on {result['checked_on']}: "
                  f"{result['max_abs_diff']:.2e} (tolerance {result['tolerance']:.0e})")
     console.info(f"Results saved to {result['path']} ({result['size_bytes'] / 1e6:.2f} MB)")

@@ -9,8 +9,8 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
 
+from glaucli import events
 from glaucli.data.collection import DataSpec, resolve
 from glaucli.data.pipeline import augmenter, make_dataset
 from glaucli.engine import bench_compare
@@ -29,8 +29,9 @@ def _rate(images: int, seconds: float) -> float:
 
 
 def bench_backbone(name: str, pairs, size: int, batch: int, steps: int, precision: str,
-                   report: Callable[[str], None], rounds: int = 3, val_pairs=None,
-                   formats=bench_compare.FORMATS) -> dict:
+                   rounds: int = 3, val_pairs=None, formats=bench_compare.FORMATS, *,
+                   on_event: events.Listeners = None) -> dict:
+    """One backbone's figures; a Message before each stage."""
     import numpy as np
 
     from glaucli.data.images import load_image
@@ -38,10 +39,11 @@ def bench_backbone(name: str, pairs, size: int, batch: int, steps: int, precisio
     from glaucli.tf import tensorflow
 
     tf = tensorflow()
+    on_event = events.dispatcher(on_event)
     bb = backbones.get(name)
     size = max(size, bb.min_size)
     images = steps * batch
-    report(f"{name} at {size} px: input pipeline")
+    on_event.message(f"{name} at {size} px: input pipeline")
     ds = make_dataset(pairs, size, batch, training=True, augment="light", seed=0)
     it = iter(ds)
     next(it)  # start-up (threads, first decode) is not throughput
@@ -60,7 +62,7 @@ def bench_backbone(name: str, pairs, size: int, batch: int, steps: int, precisio
                  .map(lambda a, b: (tf.clip_by_value(augment(a, training=True), 0.0, 255.0), b),
                       num_parallel_calls=tf.data.AUTOTUNE)
                  .prefetch(tf.data.AUTOTUNE))
-    report(f"{name}: training, fed by the pipeline and from memory (the first epoch traces the graph)")
+    on_event.message(f"{name}: training, fed by the pipeline and from memory (the first epoch traces the graph)")
     t0 = time.perf_counter()
     model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
     trace_s = time.perf_counter() - t0
@@ -73,7 +75,7 @@ def bench_backbone(name: str, pairs, size: int, batch: int, steps: int, precisio
             out.append(_rate(images, time.perf_counter() - start))
     fed, in_memory = statistics.median(fed), statistics.median(in_memory)
 
-    report(f"{name}: inference and latency")
+    on_event.message(f"{name}: inference and latency")
     model.predict(x[:batch], verbose=0)
     start = time.perf_counter()
     model.predict(x, batch_size=batch, verbose=0)
@@ -87,10 +89,10 @@ def bench_backbone(name: str, pairs, size: int, batch: int, steps: int, precisio
         latencies.append(time.perf_counter() - t)
     extra = {}
     if val_pairs:
-        report(f"{name}: fine-tuning, glaucli's loop against a bare Keras fit (alternated epochs)")
+        on_event.message(f"{name}: fine-tuning, glaucli's loop against a bare Keras fit (alternated epochs)")
         extra.update(bench_compare.versus_keras(bb, pairs[:images], val_pairs, size, batch, steps, rounds))
     if formats:
-        report(f"{name}: exported {', '.join(formats)} inference")
+        on_event.message(f"{name}: exported {', '.join(formats)} inference")
         from glaucli.engine.precision import portable_twin
 
         twin = portable_twin(model)  # what best.keras, and so every export, holds
@@ -104,12 +106,15 @@ def bench_backbone(name: str, pairs, size: int, batch: int, steps: int, precisio
 
 
 def bench(names: list[str] | None = None, image_size: int = 96, batch_size: int = 16, steps: int = 8,
-          data: Path | None = None, report: Callable[[str], None] = lambda text: None,
-          mixed_precision: str = "auto", formats=bench_compare.FORMATS, versus_keras: bool = True) -> dict:
+          data: Path | None = None, mixed_precision: str = "auto", formats=bench_compare.FORMATS,
+          versus_keras: bool = True, *, on_event: events.Listeners = None) -> dict:
+    """`glaucli bench`: each backbone's pipeline, training, inference and export figures.
+    `on_event`: a Message before each stage."""
     from glaucli.engine import precision as precisions
     from glaucli.engine.devices import describe_devices
     from glaucli.tf import keras
 
+    on_event = events.dispatcher(on_event)
     names = list(names or DEFAULT_BACKBONES)
     for name in names:
         backbones.get(name)  # unknown names fail before any work
@@ -125,7 +130,7 @@ def bench(names: list[str] | None = None, image_size: int = 96, batch_size: int 
         if data is None:
             from glaucli.data.sample import write_sample
 
-            report("Drawing a temporary sample set")
+            on_event.message("Drawing a temporary sample set")
             per_class = max(8, (steps + 1) * batch_size // 2 + 1)
             write_sample(Path(tmp), per_class=per_class, size=max(image_size, 64), seed=0)
             data = Path(tmp)
@@ -135,8 +140,8 @@ def bench(names: list[str] | None = None, image_size: int = 96, batch_size: int 
             steps = max(1, len(pairs) // batch_size)
         val_pairs = collection.require("validation") if versus_keras else None
         try:
-            results = [bench_backbone(n, pairs, image_size, batch_size, steps, precision, report,
-                                      val_pairs=val_pairs, formats=formats) for n in names]
+            results = [bench_backbone(n, pairs, image_size, batch_size, steps, precision,
+                                      val_pairs=val_pairs, formats=formats, on_event=on_event) for n in names]
         finally:
             keras().mixed_precision.set_global_policy("float32")
     return {"device": devices, "results": results}

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
-from glaucli import config, runs
+from glaucli import config, events, runs
 from glaucli.engine import metrics as screening
 from glaucli.engine import ood
 from glaucli.engine.scoring import load_model, model_image_size, scores_of
@@ -30,11 +29,11 @@ def _cv_threshold(features, labels, seed: int = 0):
 
 
 def combine(method: str, member_args: list[str], data: Path | None = None, name: str | None = None,
-            runs_dir: Path | None = None, report: Callable[[str], None] = lambda text: None) -> tuple[Path, dict]:
-    """Build, fit (threshold or stacking head) and save an ensemble of trained runs."""
+            runs_dir: Path | None = None, *, on_event: events.Listeners = None) -> tuple[Path, dict]:
+    """Build, fit (threshold or stacking head) and save an ensemble of trained runs. `on_event`:
+    Message on the way, Warned if the distribution check cannot be fitted."""
     import numpy as np
 
-    from glaucli import events
     from glaucli.engine.devices import versions
     from glaucli.models.saving import save_atomic
 
@@ -46,6 +45,7 @@ def combine(method: str, member_args: list[str], data: Path | None = None, name:
         from glaucli.safety import component
 
         component(name, "--name")
+    on_event = events.dispatcher(on_event)
     started = runs.now()
     root = config.runs_dir(runs_dir)
     members = [runs.resolve_run(arg, root) for arg in member_args]
@@ -58,7 +58,7 @@ def combine(method: str, member_args: list[str], data: Path | None = None, name:
                          hint="use a larger validation split, or ensemble mean/vote")
     models = [load_model(m.model_path) for m in members]
     sizes = [model_image_size(m) for m in models]
-    report(f"Scoring {len(members)} members on {len(val_pairs)} validation images")
+    on_event.message(f"Scoring {len(members)} members on {len(val_pairs)} validation images")
     member_scores = np.array([scores_of(model, val_pairs) for model in models]).T  # (n, members)
     extra: dict = {}
     if method == "mean":
@@ -87,6 +87,6 @@ def combine(method: str, member_args: list[str], data: Path | None = None, name:
                  for i, (m, s) in enumerate(zip(members, sizes))])
     meta["metrics"] = {"validation": screening.screening_metrics(labels, scores, threshold)}
     meta["ood"] = ood.after_training(run, meta, model, dataset.require("train"), val_pairs, 32,
-                                     events.Dispatcher(lambda event: report(event.text)))
+                                     on_event)
     runs.write_meta(run, meta)
     return run, meta

@@ -13,6 +13,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from glaucli import events
 from glaucli.contract import RESEARCH_NOTE, SCHEMA
 from glaucli.data.labels import CLASSES
 from glaucli.errors import InputError, UsageError, WorkError
@@ -23,7 +24,7 @@ FORMATS = {"saved-model": "", "tflite": ".tflite", "onnx": ".onnx"}
 TOLERANCE = {False: 1e-4, True: 1e-2}  # float32, float16 weights
 
 
-def _check_images(run: Run, size: int, report, count: int = 8):
+def _check_images(run: Run, size: int, on_event: events.Dispatcher, count: int = 8):
     """A few validation images through the one loader. Without them (the run records no data,
     or it moved) the export is still checked, on random pixels, and a warning says why: an
     export is often made where the training data is not."""
@@ -39,7 +40,7 @@ def _check_images(run: Run, size: int, report, count: int = 8):
     if pairs:
         step = max(1, len(pairs) // count)
         return np.stack([load_image(p, size) for p, _ in pairs[::step][:count]]).astype("float32"), "validation images"
-    report(f"Warning: checking the export on random images, not validation images: {why}")
+    on_event.warn(f"checking the export on random images, not validation images: {why}")
     return np.random.default_rng(0).uniform(0, 255, (count, size, size, 3)).astype("float32"), "random images"
 
 
@@ -144,9 +145,9 @@ def output_path(run: Run, fmt: str, output: Path | None, float16: bool = False, 
 
 
 def export(run: Run, fmt: str, output: Path | None = None, float16: bool = False,
-           report=lambda text: None, force: bool = False) -> dict:
-    """Write the export atomically, run it on a few images, compare with Keras. `report` gets
-    the warnings (checked on random images when the run's validation images are not there)."""
+           force: bool = False, *, on_event: events.Listeners = None) -> dict:
+    """Write the export atomically, run it on a few images, compare with Keras. `on_event` gets
+    the warnings (Warned: checked on random images when the run's validation images are not there)."""
     import numpy as np
 
     from glaucli.engine.scoring import load_model, model_image_size
@@ -155,7 +156,7 @@ def export(run: Run, fmt: str, output: Path | None = None, float16: bool = False
     target = output_path(run, fmt, output, float16, force)
     model = load_model(run.model_path)
     size = model_image_size(model)
-    x, source = _check_images(run, size, report)
+    x, source = _check_images(run, size, events.dispatcher(on_event))
     expected = np.asarray(model.predict(x, verbose=0)).reshape(-1)  # also builds what export traces
     target.parent.mkdir(parents=True, exist_ok=True)
     # Build beside the target, then rename: a failed export leaves no half file under its name.
