@@ -10,6 +10,7 @@ checkpointed and reported, so no two validation figures disagree.
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 
@@ -17,15 +18,31 @@ EPSILON = 1e-7  # Keras' probability clip in binary cross-entropy
 
 
 def validation_scores(model, val_ds) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, P(RG)) over a labelled dataset, in order. A plain loop: Model.predict is not
-    usable under every distribution strategy. The training-time twin of scoring.scores_of,
-    kept apart because it scores a tf.data dataset (decoded images or cached features) inside
-    the fit loop; everything that scores image files goes through scoring.score_paths."""
+    """(labels, P(RG)) over a labelled dataset, in order. A plain loop over a traced forward
+    pass: Model.predict is not usable under every distribution strategy. The training-time
+    twin of scoring.scores_of, kept apart because it scores a tf.data dataset (decoded images
+    or cached features) inside the fit loop; everything that scores image files goes through
+    scoring.score_paths."""
+    forward = _traced(model)
     labels, scores = [], []
     for x, y in val_ds:
-        scores.append(np.asarray(model(x, training=False), dtype=np.float64).reshape(-1))
+        scores.append(np.asarray(forward(x), dtype=np.float64).reshape(-1))
         labels.append(np.asarray(y).reshape(-1))
     return np.concatenate(labels).astype(int), np.concatenate(scores)
+
+
+_TRACED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _traced(model):
+    """`model(x, training=False)` as a tf.function, traced once per model and batch shape:
+    eager calls ran Xception's validation ~1.8x slower on CPU (12.5 against 22 img/s), a
+    third of a fine-tuning epoch (README, Performance)."""
+    if model not in _TRACED:
+        from glaucli.tf import tensorflow
+
+        _TRACED[model] = tensorflow().function(lambda x: model(x, training=False), reduce_retracing=True)
+    return _TRACED[model]
 
 
 def validation_logs(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
