@@ -195,8 +195,8 @@ def test_concat_refusal_comes_before_any_work(cli, tmp_path):
 def test_each_evaluation_keeps_its_own_folder_and_says_its_settings(cli, trained, tmp_path):
     import shutil
 
-    run = tmp_path / "run"  # a copy: the shared run's eval/ stays as other tests expect it
-    shutil.copytree(trained["run"], run)
+    run = tmp_path / "run"  # a copy without eval/: other tests add their own evaluations to the shared run
+    shutil.copytree(trained["run"], run, ignore=shutil.ignore_patterns("eval"))
     plain = cli("evaluate", run, "--bootstrap", "20")
     first = (run / "eval" / "test" / "metrics.json").read_text()
     tta = cli("evaluate", run, "--bootstrap", "20", "--tta")
