@@ -143,6 +143,7 @@ def fetch(new_url: Callable[[], str], part: Path, hint: Callable[[int], str] = l
                     # loses nothing already received (iter_content would buffer a chunk).
                     for block in iter(lambda: response.raw.read1(CHUNK), b""):
                         fh.write(block)
+                        fh.flush()  # on disk as it arrives: a stalled download shows its true size
                         digest.update(block)
                         have += len(block)
                         hashed = have
