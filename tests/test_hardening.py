@@ -9,14 +9,13 @@ import io
 import json
 import os
 import shutil
-import zipfile
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from glaucli.runs import read_meta
-from tests.helpers import make_sample
+from tests.helpers import make_sample, sample_zip
 
 SECRET = "hunter2-kaggle-secret"
 
@@ -144,13 +143,7 @@ def test_disk_full_while_saving_keeps_previous_model(trained, tmp_path, monkeypa
     assert [p.name for p in target.parent.iterdir()] == ["best.keras"]  # no half file left
 
 
-def _archive(tmp_path) -> Path:
-    src = make_sample(tmp_path / "zsrc", per_class=3, size=32)
-    archive = tmp_path / "set.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        for f in sorted(src.rglob("*.jpg")):
-            zf.write(f, "inner/" + f.relative_to(src).as_posix())
-    return archive
+
 
 
 def test_disk_full_and_ctrl_c_while_extracting_leave_previous_tree(cli, tmp_path, monkeypatch):
@@ -159,7 +152,7 @@ def test_disk_full_and_ctrl_c_while_extracting_leave_previous_tree(cli, tmp_path
     from glaucli.data import archive as extraction
     from glaucli.data import download
 
-    archive = _archive(tmp_path)
+    archive = sample_zip(tmp_path)
     cli("download", "--from-zip", archive, "--name", "set")
     target = tmp_path / "data" / "set"
     before = sorted(p.relative_to(target) for p in target.rglob("*"))
@@ -192,7 +185,7 @@ def test_disk_full_and_ctrl_c_while_extracting_leave_previous_tree(cli, tmp_path
 
 
 def test_two_downloads_at_once_second_refused(cli, tmp_path):
-    archive = _archive(tmp_path)
+    archive = sample_zip(tmp_path)
     (tmp_path / "data").mkdir()
     with open(tmp_path / "data" / ".set.lock", "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import make_sample
+from tests.helpers import make_sample
 
 
 def _error(result) -> str:

@@ -8,23 +8,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_sample
+from tests.helpers import error_line, make_sample, sample_zip
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
-
-def _error(result) -> str:
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 @pytest.fixture
@@ -42,7 +35,7 @@ def test_export_onto_an_existing_folder_keeps_it(cli, run_copy, tmp_path):
     mine.mkdir()
     (mine / "notes.txt").write_text("years of work")
     before = _tree(mine)
-    assert "did not write" in _error(cli("export", run_copy, "-o", mine, code=2))
+    assert "did not write" in error_line(cli("export", run_copy, "-o", mine, code=2))
     assert _tree(mine) == before
 
 
@@ -56,7 +49,7 @@ def test_export_onto_the_run_itself_is_refused(cli, run_copy, where, fmt):
     result = cli("export", run_copy, "-f", fmt, "-o", target, "--force", code=None)
     assert result.exit_code in (2, 3) and _tree(run_copy) == before
     if result.exit_code == 2:
-        assert "one of the inputs" in _error(result)
+        assert "one of the inputs" in error_line(result)
 
 
 def test_export_file_formats_replace_only_previous_exports(cli, run_copy, tmp_path):
@@ -66,7 +59,7 @@ def test_export_file_formats_replace_only_previous_exports(cli, run_copy, tmp_pa
     photo = tmp_path / "eye.jpg"
     photo.write_bytes(b"\xff\xd8 a photograph")
     result = cli("export", run_copy, "-f", "tflite", "-o", photo, code=2)
-    assert "refusing to replace" in _error(result) and "--force" in result.stderr
+    assert "refusing to replace" in error_line(result) and "--force" in result.stderr
     assert photo.read_bytes() == b"\xff\xd8 a photograph"
     sidecar = tmp_path / "model.meta.json"
     sidecar.write_text("my own notes")  # the .meta.json an export writes beside model.tflite
@@ -97,7 +90,7 @@ def test_predict_csv_onto_an_input_image_keeps_the_photo(cli, trained, tmp_path)
     before = photo.read_bytes()
     for inputs in ([photo], [folder]):
         result = cli("predict", *inputs, "--model", trained["run"], "--csv", photo, code=2)
-        assert "one of the inputs" in _error(result)
+        assert "one of the inputs" in error_line(result)
         assert photo.read_bytes() == before
 
 
@@ -105,7 +98,7 @@ def test_predict_csv_replaces_only_a_csv(cli, trained, tmp_path):
     image = sorted((trained["data"] / "test" / "NRG").glob("*.jpg"))[0]
     notes = tmp_path / "notes.md"
     notes.write_text("# my notes")
-    assert "--csv" in _error(cli("predict", image, "--model", trained["run"], "--csv", notes, code=2))
+    assert "--csv" in error_line(cli("predict", image, "--model", trained["run"], "--csv", notes, code=2))
     assert notes.read_text() == "# my notes"
     cli("predict", image, "--model", trained["run"], "--csv", tmp_path, code=2)  # a folder
     old = tmp_path / "results.csv"
@@ -116,33 +109,27 @@ def test_predict_csv_replaces_only_a_csv(cli, trained, tmp_path):
 
 # -- download --name / train --name ---------------------------------------------------------
 
-def _zip(tmp_path: Path) -> Path:
-    src = make_sample(tmp_path / "zsrc", per_class=3, size=32)
-    archive = tmp_path / "set.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        for f in sorted(src.rglob("*.jpg")):
-            zf.write(f, "inner/" + f.relative_to(src).as_posix())
-    return archive
+
 
 
 @pytest.mark.parametrize("name", [".", "..", "/", "", "a/b", "../escape", "..\\x", "x" * 300])
 def test_download_name_is_one_folder_name(cli, tmp_path, name):
-    archive = _zip(tmp_path)
+    archive = sample_zip(tmp_path)
     cli("download", "--from-zip", archive, "--name", "other")
     data = tmp_path / "data"
     before = _tree(data)
-    assert "--name" in _error(cli("download", "--from-zip", archive, "--name", name, "--force", code=2))
+    assert "--name" in error_line(cli("download", "--from-zip", archive, "--name", name, "--force", code=2))
     assert _tree(data) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "home", "set.zip", "zsrc"]
 
 
 def test_download_never_replaces_a_folder_it_did_not_install(cli, tmp_path):
-    archive = _zip(tmp_path)
+    archive = sample_zip(tmp_path)
     mine = tmp_path / "data" / "set"
     mine.mkdir(parents=True)
     (mine / "my-photos.txt").write_text("mine")
     for extra in ([], ["--force"]):
-        assert "did not write" in _error(cli("download", "--from-zip", archive, *extra, code=2))
+        assert "did not write" in error_line(cli("download", "--from-zip", archive, *extra, code=2))
         assert _tree(mine) == {"my-photos.txt": b"mine"}
     (tmp_path / "data" / "afile").write_text("x")
     cli("download", "--from-zip", archive, "--name", "afile", code=2)
@@ -153,18 +140,18 @@ def test_download_never_replaces_a_folder_it_did_not_install(cli, tmp_path):
 @pytest.mark.parametrize("name", ["..", ".", "../../outside", "a/b", "/tmp/abs", ""])
 def test_train_and_ensemble_names_are_one_folder_name(cli, tmp_path, name):
     data = make_sample(tmp_path / "d", per_class=4, size=32)
-    assert "--name" in _error(cli("train", "basic-cnn", "--data", data, "--name", name, "--epochs", "1", code=2))
-    assert "--name" in _error(cli("ensemble", "mean", "a", "b", "--name", name, code=2))
+    assert "--name" in error_line(cli("train", "basic-cnn", "--data", data, "--name", name, "--epochs", "1", code=2))
+    assert "--name" in error_line(cli("ensemble", "mean", "a", "b", "--name", name, code=2))
     assert not (tmp_path / "runs").exists() and not (tmp_path / "outside").exists()
 
 
 def test_report_and_split_outputs_are_never_inputs(cli, run_copy, tmp_path):
     before = _tree(run_copy)
-    assert "--output" in _error(cli("report", run_copy, "-o", run_copy / "best.keras", code=2))
-    assert "--output" in _error(cli("report", run_copy, "-o", run_copy / "meta.json", code=2))
+    assert "--output" in error_line(cli("report", run_copy, "-o", run_copy / "best.keras", code=2))
+    assert "--output" in error_line(cli("report", run_copy, "-o", run_copy / "meta.json", code=2))
     assert _tree(run_copy) == before
     data = make_sample(tmp_path / "flat", per_class=4, size=32)
     photo = sorted((data / "train" / "RG").glob("*.jpg"))[0]
     original = photo.read_bytes()
-    assert "DEST" in _error(cli("split", data, photo, code=2))
+    assert "DEST" in error_line(cli("split", data, photo, code=2))
     assert photo.read_bytes() == original

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from glaucli.runs import read_meta
-from tests.conftest import make_sample
+from tests.helpers import make_sample
 
 SECRET = "k3y-0f-d0ra-1234567890"
 

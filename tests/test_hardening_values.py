@@ -10,16 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_sample
 from tests.data.test_download import kaggle, v1_zip, v2_zip  # noqa: F401 - fixtures
-
-
-def _error(result) -> str:
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
-
+from tests.helpers import error_line, make_sample
 
 # -- corrupt meta.json / state / manifest -----------------------------------------------------
 
@@ -45,7 +37,7 @@ def test_bad_threshold_is_exit_3(cli, trained, runs_with_a_bad_one, threshold):
     runs, good, bad = runs_with_a_bad_one
     _spoil(bad, threshold=threshold)
     image = sorted((trained["data"] / "test" / "RG").glob("*.jpg"))[0]
-    assert "threshold" in _error(cli("predict", image, "--model", bad, code=3))
+    assert "threshold" in error_line(cli("predict", image, "--model", bad, code=3))
     cli("predict", image, "--model", bad, "--threshold", "0.5")  # an explicit threshold still works
 
 
@@ -54,7 +46,7 @@ def test_bad_dataset_path_is_exit_3(cli, runs_with_a_bad_one, data):
     runs, good, bad = runs_with_a_bad_one
     _spoil(bad, data=data)
     result = cli("evaluate", bad, "--bootstrap", "0", code=3)
-    assert "meta.json" in _error(result) or "records no dataset" in _error(result)
+    assert "meta.json" in error_line(result) or "records no dataset" in error_line(result)
 
 
 def test_one_bad_run_never_breaks_runs_or_latest(cli, trained, runs_with_a_bad_one, monkeypatch):
@@ -70,7 +62,7 @@ def test_one_bad_run_never_breaks_runs_or_latest(cli, trained, runs_with_a_bad_o
         image = sorted((trained["data"] / "test" / "RG").glob("*.jpg"))[0]
         assert "Using run " + str(good) in cli("predict", image).stderr
     (bad / "meta.json").write_text("[1, 2]")
-    assert "meta.json" in _error(cli("evaluate", bad, code=3))
+    assert "meta.json" in error_line(cli("evaluate", bad, code=3))
 
 
 @pytest.mark.parametrize("args", ["[1]", '{"batch_size": "abc"}', '{"lr": "fast"}', '{"members": 3}'])
@@ -81,7 +73,7 @@ def test_resume_with_corrupt_args_is_exit_3(cli, runs_with_a_bad_one, args):
     meta.update(status="interrupted",
                 args=spoiled if isinstance(spoiled, list) else {**meta["args"], **spoiled})
     (bad / "meta.json").write_text(json.dumps(meta))
-    assert "corrupt" in _error(cli("train", "--resume", bad, code=3))
+    assert "corrupt" in error_line(cli("train", "--resume", bad, code=3))
 
 
 @pytest.mark.parametrize("manifest", ["[]", "{}", '{"counts": 3}', "garbage"])
@@ -136,12 +128,12 @@ def test_a_part_the_server_cannot_resume_restarts(cli, kaggle, v2_zip, tmp_path)
                                    ["--seed", "-1"], ["--seed", str(2**40)], ["--image-size", "100000"]])
 def test_train_values_refused_before_work(cli, tmp_path, flags):
     result = cli("train", "basic-cnn", "--data", tmp_path / "nothing-here", *flags, code=2)
-    assert flags[0] in _error(result) or "learning rate" in _error(result)
+    assert flags[0] in error_line(result) or "learning rate" in error_line(result)
 
 
 @pytest.mark.parametrize("gate", ["auc=nan", "auc=inf", "auc=-inf", "accuracy=1e999"])
 def test_fail_under_values_refused(cli, gate):
-    assert "--fail-under" in _error(cli("evaluate", "no-such-run", "--fail-under", gate, code=2))
+    assert "--fail-under" in error_line(cli("evaluate", "no-such-run", "--fail-under", gate, code=2))
 
 
 @pytest.mark.parametrize("variable, value", [("GLAUCLI_HTTP_TIMEOUT", "abc"), ("GLAUCLI_HTTP_TIMEOUT", "-1"),
@@ -150,7 +142,7 @@ def test_fail_under_values_refused(cli, gate):
                                              ("GLAUCLI_RETRY_BACKOFF", "inf")])
 def test_numeric_environment_variables(cli, kaggle, monkeypatch, variable, value):  # noqa: F811
     monkeypatch.setenv(variable, value)
-    assert variable in _error(cli("download", code=2))
+    assert variable in error_line(cli("download", code=2))
     assert not kaggle.b.requests  # refused before any request
 
 
@@ -160,14 +152,14 @@ def test_folder_variables_pointing_at_a_file(cli, tmp_path, monkeypatch, variabl
     afile = tmp_path / "a-file"
     afile.write_text("x")
     monkeypatch.setenv(variable, str(afile))
-    assert variable in _error(cli(command, code=2))
+    assert variable in error_line(cli(command, code=2))
     assert afile.read_text() == "x"
 
 
 def test_other_values_refused_before_work(cli, trained, tmp_path):
     afile = tmp_path / "metrics-here"
     afile.write_text("mine")
-    assert "--output" in _error(cli("evaluate", trained["run"], "--output", afile, "--bootstrap", "0", code=2))
+    assert "--output" in error_line(cli("evaluate", trained["run"], "--output", afile, "--bootstrap", "0", code=2))
     assert afile.read_text() == "mine"
     cli("sample", tmp_path / "s", "--seed", "-1", code=2)
     cli("predict", "x.jpg", "--threshold", "nan", code=2)
@@ -185,7 +177,7 @@ def test_garbage_training_state_is_unreadable_not_a_crash(tmp_path, state):
 def test_garbage_tf_config_and_columns(cli, tmp_path, monkeypatch):
     data = make_sample(tmp_path / "d", per_class=4, size=32)
     monkeypatch.setenv("TF_CONFIG", '["not", "an", "object"]')
-    assert "TF_CONFIG" in _error(cli("train", "basic-cnn", "--data", data, "--epochs", "1", code=2))
+    assert "TF_CONFIG" in error_line(cli("train", "basic-cnn", "--data", data, "--epochs", "1", code=2))
     monkeypatch.delenv("TF_CONFIG")
     monkeypatch.setenv("COLUMNS", "wide")
     cli("runs")
@@ -196,5 +188,5 @@ def test_stack_on_a_too_small_validation_split(cli, trained, tmp_path):
     for f in sorted((data / "validation" / "NRG").iterdir())[1:]:
         f.unlink()
     result = cli("ensemble", "stack", trained["run"], trained["run"], "--data", data, code=3)
-    assert "2 images per class" in _error(result)
+    assert "2 images per class" in error_line(result)
     assert not (tmp_path / "runs" / "ensemble").exists()
