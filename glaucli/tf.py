@@ -50,7 +50,6 @@ def native_stderr_silenced():
 
 def _import_quietly():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     with native_stderr_silenced():
         import tensorflow
     return tensorflow

@@ -45,3 +45,19 @@ def test_bfloat16_model_saves_a_float32_twin_with_the_same_weights():
     x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
     # bfloat16 keeps ~3 significant digits: the float32 twin answers within that
     np.testing.assert_allclose(np.asarray(twin(x)), np.asarray(model(x)), atol=0.05)
+
+
+def test_glaucli_imports_tensorflow_with_onednn_kept_on(tmp_path):
+    """glaucli used to set TF_ENABLE_ONEDNN_OPTS=0: every CPU step then ran on Eigen's kernels,
+    fine-tuning 1.5x slower in float32 and bfloat16 emulated, ~8x slower (issue 19)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    code = ("import os; from glaucli.tf import tensorflow; tensorflow(); "
+            "from tensorflow.python.util import _pywrap_util_port as port; "
+            "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), port.IsMklEnabled())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == ["None", "True"]
+    assert "oneDNN" not in out.stderr  # its notice stays as quiet as the rest of TensorFlow's import
