@@ -162,7 +162,7 @@ class Progress:
         self._bar = None
         self._task = None
         self._closed = False
-        self._last_line = float("-inf")  # the first line at once, however young the clock (monotonic may start near 0 at boot)
+        self._last_line = float("-inf")  # the first line at once: monotonic() counts from boot
         self._began = time.monotonic()
 
     def __enter__(self) -> "Progress":
