@@ -94,10 +94,12 @@ def _features(scorer, pairs, size: int, batch_size: int) -> list:
     import numpy as np
 
     from glaucli.data.pipeline import make_dataset
+    from glaucli.engine.selection import traced
 
+    forward = traced(scorer)  # eager calls ran Xception ~1.8x slower on CPU
     chunks: list[list] = []
     for x in make_dataset(pairs, size, batch_size, with_labels=False):
-        outs = scorer(x, training=False)
+        outs = forward(x)
         chunks.append([np.asarray(o, dtype=np.float32) for o in outs[1:]])
     return [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
 

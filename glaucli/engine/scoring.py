@@ -164,29 +164,17 @@ def views_of(tta) -> list[str]:
     return list(TTA_VIEWS) if tta is True else list(tta)
 
 
-def _view(batch, name: str):
+def view(batch, name: str):
+    """`batch` (NHWC) as the TTA view `name` sees it."""
     from glaucli.tf import keras
 
     flip = {"identity": None, "hflip": 2, "vflip": 1}[name]  # NHWC: axis 2 is the width
     return batch if flip is None else keras().ops.flip(batch, axis=flip)
 
 
-class TtaModel:
-    """A model's mean P(RG) over flipped views; called like the model."""
-
-    def __init__(self, model, views):
-        self.model, self.views = model, views_of(views)
-
-    def __call__(self, batch, training: bool = False):
-        from glaucli.tf import keras
-
-        ops = keras().ops
-        return ops.mean(ops.stack([self.model(_view(batch, v), training=False) for v in self.views]), axis=0)
-
-
 def predict_batch(model, batch, tta=False):
     """P(RG) for a float32 batch of raw RGB images; `tta` (see views_of) averages over flips."""
     import numpy as np
 
-    return np.mean([np.asarray(model.predict_on_batch(np.asarray(_view(batch, v)))).reshape(-1)
+    return np.mean([np.asarray(model.predict_on_batch(np.asarray(view(batch, v)))).reshape(-1)
                     for v in views_of(tta)], axis=0)

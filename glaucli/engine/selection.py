@@ -23,7 +23,7 @@ def validation_scores(model, val_ds) -> tuple[np.ndarray, np.ndarray]:
     twin of scoring.scores_of, kept apart because it scores a tf.data dataset (decoded images
     or cached features) inside the fit loop; everything that scores image files goes through
     scoring.score_paths."""
-    forward = _traced(model)
+    forward = traced(model)
     labels, scores = [], []
     for x, y in val_ds:
         scores.append(np.asarray(forward(x), dtype=np.float64).reshape(-1))
@@ -34,7 +34,7 @@ def validation_scores(model, val_ds) -> tuple[np.ndarray, np.ndarray]:
 _TRACED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def _traced(model):
+def traced(model):
     """`model(x, training=False)` as a tf.function, traced once per model and batch shape:
     eager calls ran Xception's validation ~1.8x slower on CPU (12.5 against 22 img/s), a
     third of a fine-tuning epoch (README, Performance)."""

@@ -8,21 +8,26 @@ from pathlib import Path
 
 from glaucli import events
 from glaucli.engine import selection
-from glaucli.engine.scoring import TtaModel, tta_views
+from glaucli.engine.scoring import tta_views, view
 
 
 def thresholds(twin, val_ds, augment: str, recipe: str) -> dict:
     """Youden thresholds on best.keras' own scores: in float32 it is the best epoch's model
     exactly (the same numbers as its epoch line); under bfloat16 its float32 copy, as it will
-    be used. The TTA threshold averages the flips training showed."""
+    be used. The TTA threshold averages the flips training showed; the identity view is the
+    plain scores, not a second pass."""
+    import numpy as np
+
     from glaucli.engine import metrics as screening
 
     labels, scores = selection.validation_scores(twin, val_ds)
     threshold = screening.youden_threshold(labels, scores)
     views = tta_views(augment, recipe)
-    tta_labels, tta_scores = selection.validation_scores(TtaModel(twin, views), val_ds)
+    flipped = [selection.validation_scores(twin, val_ds.map(lambda x, y, v=v: (view(x, v), y)))[1]
+               for v in views if v != "identity"]
+    tta_scores = np.mean([scores] + flipped, axis=0)  # every view list starts with "identity"
     return {"threshold": threshold, "threshold_method": "youden (validation)", "tta_views": views,
-            "threshold_tta": screening.youden_threshold(tta_labels, tta_scores),
+            "threshold_tta": screening.youden_threshold(labels, tta_scores),
             "metrics": {"validation": screening.screening_metrics(labels, scores, threshold)},
             "scores": scores}
 
