@@ -24,7 +24,7 @@ def bench(
     batch_size: options.BatchSize = 16,
     steps: Annotated[int, typer.Option("--steps", min=1, help="Batches per measurement.")] = 8,
     data: Annotated[Optional[Path], typer.Option("--data", help="A real dataset folder \\[default: a temporary sample set].", show_default=False)] = None,
-    mixed_precision: Annotated[str, typer.Option("--mixed-precision", help="auto (as train: float16 on recent GPUs, float32 on CPUs), on (bfloat16 on CPUs with AVX512-BF16/AMX) or off.")] = "auto",
+    mixed_precision: Annotated[str, typer.Option("--mixed-precision", help="auto (as train: float16 on recent GPUs, bfloat16 on CPUs with AVX512-BF16/AMX), on or off.")] = "auto",
     formats: Annotated[str, typer.Option("--formats", help="Exported formats to time, comma-separated: tflite, onnx, or none.")] = "tflite,onnx",
     versus_keras: Annotated[bool, typer.Option("--versus-keras/--no-versus-keras", help="Time glaucli's fine-tuning loop against a bare Keras fit.")] = True,
     json_out: options.Json = False,

@@ -54,7 +54,7 @@ class TrainProgress:
         where = "; ".join(f"{g['name']} ({g['memory_gb'] or '?'} GB, compute {g['compute_capability']})"
                           for g in gpus) if gpus else "CPU only"
         if not gpus and event.device.get("cpu_bfloat16") and event.hardware["precision"] != "mixed_bfloat16":
-            where += f" ({', '.join(event.device['cpu_bfloat16'])}: bfloat16 with --mixed-precision on)"
+            where += f" ({', '.join(event.device['cpu_bfloat16'])}: bfloat16 unused, --mixed-precision off)"
         elif not gpus and event.device.get("cpu_bfloat16"):
             where += f" (bfloat16: {', '.join(event.device['cpu_bfloat16'])})"
         h = event.hardware
@@ -102,7 +102,7 @@ def train(
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for weights, shuffling and augmentation \\[default: random, recorded].", show_default=False)] = None,
     deterministic: Annotated[bool, typer.Option("--deterministic", help="Bit-identical results for a seed (TensorFlow op determinism; costs speed on GPUs).")] = DEFAULT.deterministic,
     patience: Annotated[int, typer.Option("--patience", min=1, help="Early stopping patience (epochs without a better val AUC).")] = DEFAULT.patience,
-    mixed_precision: Annotated[str, typer.Option("--mixed-precision", help="auto (float16 on GPUs of compute capability >= 7.0; float32 on CPUs), on (bfloat16 on CPUs with AVX512-BF16 or AMX: measured slower for fine-tuning here, see README) or off.")] = DEFAULT.mixed_precision,
+    mixed_precision: Annotated[str, typer.Option("--mixed-precision", help="auto (float16 on GPUs of compute capability >= 7.0, bfloat16 on CPUs with AVX512-BF16 or AMX, else float32), on (the same, or an error where neither exists) or off (float32).")] = DEFAULT.mixed_precision,
     xla: Annotated[Optional[bool], typer.Option("--xla/--no-xla", help="Compile the train step with XLA \\[default: on with a GPU].", show_default=False)] = None,
     strategy: Annotated[str, typer.Option("--strategy", help="auto (multiworker when TF_CONFIG names several workers, mirrored with several GPUs), none, mirrored or multiworker.")] = DEFAULT.strategy,
     tensorboard: Annotated[bool, typer.Option("--tensorboard", help="Write TensorBoard logs to RUN/tensorboard.")] = DEFAULT.tensorboard,

@@ -15,9 +15,9 @@ OLD_GPU = [{"name": "g", "compute_capability": "6.1", "memory_gb": 8}]
 def test_choose_per_hardware():
     assert precision.choose("auto", GPU, []) == "mixed_float16"
     assert precision.choose("auto", OLD_GPU, []) == "float32"
-    # On CPUs bfloat16 is opt-in: inside glaucli's fine-tuning it measured 8x slower (README).
-    assert precision.choose("auto", [], ["avx512_bf16"]) == "float32"
-    assert precision.choose("auto", [], ["amx_bf16"]) == "float32"
+    # bfloat16 where the CPU computes it: 1.4x faster fine-tuning, same AUC (README)
+    assert precision.choose("auto", [], ["avx512_bf16"]) == "mixed_bfloat16"
+    assert precision.choose("auto", [], ["amx_bf16"]) == "mixed_bfloat16"
     assert precision.choose("on", [], ["amx_bf16"]) == "mixed_bfloat16"
     assert precision.choose("auto", [], []) == "float32"
     assert precision.choose("off", [], ["avx512_bf16"]) == "float32"

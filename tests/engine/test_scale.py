@@ -55,14 +55,17 @@ def test_mixed_precision_policy_keeps_output_float32():
 
 
 def test_cpu_report_and_refusals(cli, sample_set):
-    common = ["train", "basic-cnn", "--data", sample_set, "--image-size", "32", "--epochs", "1"]
-    result = cli(*common)
-    assert "CPU only" in result.stderr and "Precision float32, XLA off, strategy none" in result.stderr
     from glaucli.engine.precision import cpu_bfloat16
 
-    if cpu_bfloat16():  # AVX512-BF16 or AMX: bfloat16 on request (auto keeps float32 on CPUs)
-        assert "Precision mixed_bfloat16" in cli(*common, "--mixed-precision", "on").stderr
+    common = ["train", "basic-cnn", "--data", sample_set, "--image-size", "32", "--epochs", "1"]
+    result = cli(*common)
+    assert "CPU only" in result.stderr and "XLA off, strategy none" in result.stderr
+    if cpu_bfloat16():  # AVX512-BF16 or AMX: bfloat16 unless switched off
+        assert "Precision mixed_bfloat16" in result.stderr
+        off = cli(*common, "--mixed-precision", "off").stderr
+        assert "Precision float32" in off and "bfloat16 unused" in off
     else:
+        assert "Precision float32" in result.stderr
         assert "mixed-precision" in cli(*common, "--mixed-precision", "on", code=2).stderr
     cli(*common, "--strategy", "ring", code=2)
 
