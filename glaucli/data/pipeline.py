@@ -61,15 +61,12 @@ def augmenter(level: str, seed: int = 0, stream: int = 0):
 
 def make_dataset(pairs: list[tuple[Path, int]], image_size: int, batch_size: int, *,
                  training: bool = False, augment: str = "none", seed: int = 0, first_epoch: int = 0,
-                 epochs: int | None = None, deterministic: bool = False, with_labels: bool = True,
-                 cache=None):
+                 deterministic: bool = False, with_labels: bool = True, cache=None):
     """Batches of (float32 images 0-255, float32 labels) for Keras.
 
-    Training data is a stream of `epochs` epochs (endless if None), epoch e shuffled with
-    seed + e and cut to whole batches, so `steps_per_epoch(n, batch)` batches are exactly one
-    epoch and a resumed run (first_epoch > 0) sees the same order as an uninterrupted one.
-    A phase passes its epochs: when Keras' fit returns it waits for tf.data's workers, and
-    an endless stream kept them producing epochs nobody would read (8-33 s). `cache`: an
+    Training data is an endless stream of epochs, epoch e shuffled with seed + e and cut
+    to whole batches, so `steps_per_epoch(n, batch)` batches are exactly one epoch and a
+    resumed run (first_epoch > 0) sees the same order as an uninterrupted one. `cache`: an
     `image_cache.ImageCache` that serves decoded images after their first decode.
     """
     from glaucli.tf import tensorflow
@@ -79,7 +76,7 @@ def make_dataset(pairs: list[tuple[Path, int]], image_size: int, batch_size: int
     labels = [float(label) for _, label in pairs]
     if training:
         all_paths, all_labels = tf.constant(paths), tf.constant(labels)
-        ds = epoch_stream(len(paths), batch_size, seed, first_epoch, epochs).map(
+        ds = epoch_stream(len(paths), batch_size, seed, first_epoch).map(
             lambda epoch, i: (tf.gather(all_paths, i), tf.gather(all_labels, i)))
         batch_size = min(batch_size, len(paths))
     else:
@@ -104,11 +101,10 @@ def make_dataset(pairs: list[tuple[Path, int]], image_size: int, batch_size: int
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def epoch_stream(n: int, batch_size: int, seed: int, first_epoch: int = 0, epochs: int | None = None):
-    """(epoch, index) pairs over n items for `epochs` epochs (endless if None): epoch e is a
-    stateless shuffle of range(n) by (seed, e), cut to whole batches. The image pipeline and
-    the cached-feature head phase both draw their order from here, so they see the same
-    samples in the same order."""
+def epoch_stream(n: int, batch_size: int, seed: int, first_epoch: int = 0):
+    """Endless (epoch, index) pairs over n items: epoch e is a stateless shuffle of range(n) by
+    (seed, e), cut to whole batches. The image pipeline and the cached-feature head phase both
+    draw their order from here, so they see the same samples in the same order."""
     from glaucli.tf import tensorflow
 
     tf = tensorflow()
@@ -119,7 +115,7 @@ def epoch_stream(n: int, batch_size: int, seed: int, first_epoch: int = 0, epoch
             tf.range(n), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))[:per_epoch]
         return tf.data.Dataset.from_tensor_slices((tf.fill([per_epoch], epoch), order))
 
-    return tf.data.Dataset.range(first_epoch, first_epoch + (epochs or 1_000_000)).flat_map(one_epoch)
+    return tf.data.Dataset.range(first_epoch, first_epoch + 1_000_000).flat_map(one_epoch)
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:

@@ -253,7 +253,7 @@ def _fit_phase(run, meta, model, twin, state: TrainState, phase: Phase, train_pa
     args, batch = meta["args"], meta["args"]["batch_size"]
     train_ds = make_dataset(train_pairs, meta["image_size"], batch, training=True,
                             augment="seed" if args["recipe"] == "seed" else args["augment"],
-                            seed=meta["seed"], first_epoch=state.epoch, epochs=phase.epochs - state.phase_epoch,
+                            seed=meta["seed"], first_epoch=state.epoch,
                             deterministic=args["deterministic"], cache=cache)
     listeners = callbacks.for_phase(run, phase, state, twin, val_ds, interrupts, on_event,
                                     tensorboard=bool(args.get("tensorboard")))
