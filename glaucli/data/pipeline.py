@@ -98,14 +98,20 @@ def make_dataset(pairs: list[tuple[Path, int]], image_size: int, batch_size: int
                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     if not with_labels:
         ds = ds.map(lambda x, y: x)
-    if training:
-        # Deleting an iterator waits for tf.data's autotuning thread, which sleeps up to a
-        # minute between rounds: Keras' fit returned 8-33 s after a phase's last epoch. The
-        # training stream runs with tf.data's default parallelism instead (same epoch time).
-        options = tf.data.Options()
-        options.autotune.enabled = False
-        ds = ds.with_options(options)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    ds = ds.prefetch(tf.data.AUTOTUNE)
+    return without_autotuning(ds) if training else ds
+
+
+def without_autotuning(ds):
+    """`ds` with tf.data's autotuning off, for a stream that a Keras fit reads. Deleting an
+    iterator waits for the autotuning thread, which sleeps up to a minute between rounds:
+    fit returned 8-33 s after a phase's last epoch. tf.data's default parallelism gave the
+    same epoch time."""
+    from glaucli.tf import tensorflow
+
+    options = tensorflow().data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options)
 
 
 def epoch_stream(n: int, batch_size: int, seed: int, first_epoch: int = 0):

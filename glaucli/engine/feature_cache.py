@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from glaucli import events
-from glaucli.data.pipeline import epoch_stream
+from glaucli.data.pipeline import epoch_stream, without_autotuning
 from glaucli.engine import features
 
 FILE = "head_features.npz"  # in the run folder while the head phase runs (resume reads it)
@@ -106,9 +106,9 @@ def head_fit(run: Path, meta: dict, train_pairs, val_pairs, first_epoch: int, ca
                       optimizer=model.optimizer)  # the same optimizer: its state is the model's
         views = tf.constant(train)
         labels = tf.constant([float(label) for _, label in train_pairs])
-        train_ds = (epoch_stream(len(train_pairs), batch, meta["seed"], first_epoch)
-                    .map(lambda e, i: (views[tf.cast(e % len(train), tf.int32)][i], labels[i]))
-                    .batch(min(batch, len(train_pairs))).prefetch(tf.data.AUTOTUNE))
+        train_ds = without_autotuning(epoch_stream(len(train_pairs), batch, meta["seed"], first_epoch)
+                                      .map(lambda e, i: (views[tf.cast(e % len(train), tf.int32)][i], labels[i]))
+                                      .batch(min(batch, len(train_pairs))).prefetch(tf.data.AUTOTUNE))
         val_ds = tf.data.Dataset.from_tensor_slices(
             (validation, np.array([float(label) for _, label in val_pairs], dtype=np.float32))).batch(batch)
         for callback in callbacks:  # the Validation callback: on the cached features, with the head
