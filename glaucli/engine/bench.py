@@ -125,8 +125,8 @@ def bench(names: list[str] | None = None, image_size: int = 96, batch_size: int 
         raise UsageError("--mixed-precision must be auto, on or off")
     devices = describe_devices()
     precision = precisions.choose(mixed_precision, devices["gpus"], devices.get("cpu_bfloat16", []))
-    keras().mixed_precision.set_global_policy(precision)
-    with tempfile.TemporaryDirectory(prefix="glaucli-bench-") as tmp:
+    with precisions.restored(), tempfile.TemporaryDirectory(prefix="glaucli-bench-") as tmp:
+        keras().mixed_precision.set_global_policy(precision)
         if data is None:
             from glaucli.data.sample import write_sample
 
@@ -139,9 +139,6 @@ def bench(names: list[str] | None = None, image_size: int = 96, batch_size: int 
         if len(pairs) < steps * batch_size:
             steps = max(1, len(pairs) // batch_size)
         val_pairs = collection.require("validation") if versus_keras else None
-        try:
-            results = [bench_backbone(n, pairs, image_size, batch_size, steps, precision,
-                                      val_pairs=val_pairs, formats=formats, on_event=on_event) for n in names]
-        finally:
-            keras().mixed_precision.set_global_policy("float32")
+        results = [bench_backbone(n, pairs, image_size, batch_size, steps, precision,
+                                  val_pairs=val_pairs, formats=formats, on_event=on_event) for n in names]
     return {"device": devices, "results": results}

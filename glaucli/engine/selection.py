@@ -41,7 +41,8 @@ def traced(model):
     if model not in _TRACED:
         from glaucli.tf import tensorflow
 
-        _TRACED[model] = tensorflow().function(lambda x: model(x, training=False), reduce_retracing=True)
+        ref = weakref.ref(model)  # a strong reference here would keep the key alive for ever
+        _TRACED[model] = tensorflow().function(lambda x: ref()(x, training=False), reduce_retracing=True)
     return _TRACED[model]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import platform
+
 import numpy as np
 import pytest
 
@@ -47,6 +49,8 @@ def test_bfloat16_model_saves_a_float32_twin_with_the_same_weights():
     np.testing.assert_allclose(np.asarray(twin(x)), np.asarray(model(x)), atol=0.05)
 
 
+@pytest.mark.skipif(platform.system() != "Linux" or platform.machine() != "x86_64",
+                    reason="TensorFlow's oneDNN switch applies to its x86-64 Linux build")
 def test_glaucli_imports_tensorflow_with_onednn_kept_on(tmp_path):
     """glaucli used to set TF_ENABLE_ONEDNN_OPTS=0: every CPU step then ran on Eigen's kernels,
     fine-tuning 1.5x slower in float32 and bfloat16 emulated, ~8x slower (issue 19)."""
