@@ -2,7 +2,7 @@
 
 `auto` picks float16 on GPUs of compute capability >= 7.0 and bfloat16 on CPUs with
 AVX512-BF16 or AMX: in glaucli's default xception recipe at 224 px a fine-tuning epoch took
-12 s against 17 s in float32, with the same validation AUC (README, Performance). An
+11-12 s against 16-19 s in float32, with the same validation AUC (README, Performance). An
 earlier measurement saw bfloat16 ~8x slower: TensorFlow then ran without oneDNN (glaucli
 had switched it off) and emulated bfloat16. Variables stay float32 either way; the saved
 best.keras is float32 so it runs everywhere.

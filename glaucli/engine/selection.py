@@ -4,7 +4,8 @@ Keras' streaming AUC (200 thresholds) reaches 1.0 early on a small validation sp
 a strict `>` then keeps the first epoch that got there, however much the loss improves
 later. Here every epoch is scored with scikit-learn's exact AUC on its validation
 scores, ties go to the lower validation loss, and the same numbers are logged, printed,
-checkpointed and reported, so no two validation figures disagree.
+checkpointed and reported, so no two validation figures disagree. (Under bfloat16 an epoch
+scores the bfloat16 model and best.keras is its float32 copy: a close pair may swap.)
 """
 
 from __future__ import annotations
