@@ -112,7 +112,6 @@ def bench(names: list[str] | None = None, image_size: int = 96, batch_size: int 
     `on_event`: a Message before each stage."""
     from glaucli.engine import precision as precisions
     from glaucli.engine.devices import describe_devices
-    from glaucli.tf import keras
 
     on_event = events.dispatcher(on_event)
     names = list(names or DEFAULT_BACKBONES)
@@ -126,7 +125,7 @@ def bench(names: list[str] | None = None, image_size: int = 96, batch_size: int 
     devices = describe_devices()
     precision = precisions.choose(mixed_precision, devices["gpus"], devices.get("cpu_bfloat16", []))
     with precisions.restored(), tempfile.TemporaryDirectory(prefix="glaucli-bench-") as tmp:
-        keras().mixed_precision.set_global_policy(precision)
+        precisions.use(precision)
         if data is None:
             from glaucli.data.sample import write_sample
 

@@ -36,12 +36,12 @@ class Hardware:
 def setup_hardware(mixed_precision: str, xla: bool | None, strategy: str, batch_size: int,
                    devices: dict) -> Hardware:
     """Precision, XLA and distribution strategy for this machine; sets the Keras policy."""
-    from glaucli.tf import keras, tensorflow
+    from glaucli.tf import tensorflow
 
-    tf, k = tensorflow(), keras()
+    tf = tensorflow()
     gpus = devices["gpus"]
     policy = precision.choose(mixed_precision, gpus, devices.get("cpu_bfloat16", []))
-    k.mixed_precision.set_global_policy(policy)
+    precision.use(policy)
     cluster = tf_config_workers()
     name = strategy
     if name == "auto":

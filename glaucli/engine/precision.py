@@ -60,11 +60,11 @@ def portable_twin(model):
     return keras().Model.from_config(float32_config(model.get_config()))
 
 
-def use_float32() -> None:
-    """The process-wide Keras policy back to float32 (inside `restored()`, for its run only)."""
+def use(policy: str) -> None:
+    """Make `policy` the process-wide Keras policy (inside `restored()`, for its run only)."""
     from glaucli.tf import keras
 
-    keras().mixed_precision.set_global_policy("float32")
+    keras().mixed_precision.set_global_policy(policy)
 
 
 @contextlib.contextmanager
@@ -77,4 +77,4 @@ def restored():
     try:
         yield
     finally:
-        keras().mixed_precision.set_global_policy(previous)
+        use(previous)

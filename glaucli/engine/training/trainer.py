@@ -215,7 +215,7 @@ def _fit(run: Path, meta: dict, model, twin, state: TrainState, phases: list[Pha
         model.set_weights(state.best_weights)
     # From here on the float32 twin is scored, as best.keras will be used; layers made for it
     # (the distribution check's pooling) must be float32 too, as in a later calibrate-ood.
-    precision.use_float32()
+    precision.use("float32")
 
     on_event.message("Choosing the decision threshold on the validation split")
     twin.set_weights(model.get_weights())
