@@ -122,6 +122,7 @@ def root(
     from glaucli import tf
 
     tf.set_verbose(verbose or None)  # without --verbose, GLAUCLI_VERBOSE still decides
+    tf.enable_onednn_for_cli()  # faster training where TensorFlow leaves oneDNN off (issue 35)
     if not verbose:
         import warnings
 

@@ -32,7 +32,7 @@ def bench(
 ) -> None:
     """Measure input pipeline, training, inference and latency for backbones on this machine."""
     options.apply(quiet)
-    from glaucli.cli.render import EventPrinter
+    from glaucli.cli.render import EventPrinter, onednn_words
     from glaucli.engine.bench import bench as run_bench
 
     chosen = [] if formats.strip().lower() == "none" else [f.strip().lower() for f in formats.split(",") if f.strip()]
@@ -45,7 +45,7 @@ def bench(
     from rich.table import Table
 
     gpus = result["device"]["gpus"]
-    where = ", ".join(g["name"] for g in gpus) if gpus else "CPU only"
+    where = ", ".join(g["name"] for g in gpus) if gpus else f"CPU only, {onednn_words(result['device'])}"
     precision = result["results"][0]["precision"] if result["results"] else ""
     table = Table(title=f"glaucli bench on {console.escape(where)}, {precision}")
     table.add_column("backbone")

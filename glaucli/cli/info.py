@@ -33,6 +33,8 @@ def _table(result: dict):
     from rich.markup import escape
     from rich.table import Table
 
+    from glaucli.cli.render import onednn_words
+
     dev, mem = result["devices"], result["memory"]
     table = Table(show_header=False, title="glaucli info")
     table.add_column(no_wrap=True)
@@ -46,6 +48,7 @@ def _table(result: dict):
     build = f"CUDA {dev['cuda_version']}, cuDNN {dev['cudnn_version']}" if dev["cuda_build"] else "CPU-only build"
     table.add_row("GPU", escape(gpus or f"none: {dev['no_gpu_reason']}"))
     table.add_row("TensorFlow build", build)
+    table.add_row("oneDNN", onednn_words(dev).removeprefix("oneDNN "))
     weights = result["imagenet_weights"]
     table.add_row("ImageNet weights", escape(", ".join(weights["cached"]) or "none cached")
                   + escape(f" (in {weights['cache']})"))

@@ -11,6 +11,17 @@ from glaucli import console, events
 from glaucli.data.layout import CLASSES
 
 
+def onednn_words(device: dict) -> str:
+    """oneDNN's state as a device line says it: "oneDNN on (glaucli: TensorFlow leaves it off
+    on this CPU)"; "" for a device description without it (runs made before issue 35)."""
+    state = device.get("onednn")
+    if not state:
+        return ""
+    why = {"glaucli": "glaucli: TensorFlow leaves it off on this CPU",
+           "user": "TF_ENABLE_ONEDNN_OPTS", "tensorflow": "TensorFlow's default on this CPU"}[state["by"]]
+    return f"oneDNN {'on' if state['on'] else 'off'} ({why})"
+
+
 class EventPrinter:
     """The library's Message, Warned and Progress events on stderr, the same for every command:
     a Message is an info line (hidden by --quiet), Warned a warning, Progress a bar per task

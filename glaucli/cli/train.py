@@ -50,6 +50,8 @@ class TrainProgress:
 
     @staticmethod
     def started(event: events.RunStarted) -> None:
+        from glaucli.cli.render import onednn_words
+
         gpus = event.device["gpus"]
         where = "; ".join(f"{g['name']} ({g['memory_gb'] or '?'} GB, compute {g['compute_capability']})"
                           for g in gpus) if gpus else "CPU only"
@@ -57,6 +59,8 @@ class TrainProgress:
             where += f" ({', '.join(event.device['cpu_bfloat16'])}: bfloat16 unused, --mixed-precision off)"
         elif not gpus and event.device.get("cpu_bfloat16"):
             where += f" (bfloat16: {', '.join(event.device['cpu_bfloat16'])})"
+        if not gpus and onednn_words(event.device):
+            where += f", {onednn_words(event.device)}"
         h = event.hardware
         console.info(f"Training {event.backbone} at {event.image_size} px on {where}")
         console.info(f"Precision {h['precision']}, XLA {'on' if h['xla'] else 'off'}, strategy {h['strategy']}, "

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 def describe_devices() -> dict:
     """GPUs with name, memory (GB) and compute capability (an empty list means CPU only), and
-    the CPU's bfloat16 instructions."""
+    the CPU's bfloat16 instructions, and whether TensorFlow runs oneDNN's kernels (and who chose)."""
     from glaucli.engine.precision import cpu_bfloat16
-    from glaucli.tf import tensorflow
+    from glaucli.tf import onednn_state, tensorflow
 
     tf = tensorflow()
     gpus = []
@@ -22,7 +22,8 @@ def describe_devices() -> dict:
         gpus.append({"name": details.get("device_name", gpu.name),
                      "compute_capability": ".".join(map(str, details.get("compute_capability", ()))) or None,
                      "memory_gb": memory})
-    return {"gpus": gpus, "cpu_only": not gpus, "cpu_bfloat16": cpu_bfloat16()}
+    return {"gpus": gpus, "cpu_only": not gpus, "cpu_bfloat16": cpu_bfloat16(),
+            "onednn": onednn_state()}
 
 
 def versions() -> dict:

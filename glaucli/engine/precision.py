@@ -17,15 +17,10 @@ BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 def cpu_bfloat16() -> list[str]:
     """The bfloat16 instructions this CPU reports (Linux /proc/cpuinfo); [] elsewhere."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return [f for f in BF16_FLAGS if f in flags]
-    except OSError:
-        pass
-    return []
+    from glaucli.tf import cpu_flags
+
+    flags = cpu_flags()
+    return [f for f in BF16_FLAGS if f in flags]
 
 
 def choose(mode: str, gpus: list[dict], cpu_flags: list[str]) -> str:
