@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
 import sys
@@ -42,7 +43,6 @@ def predict(
 
     from glaucli.cli.options import resolve_run
     from glaucli.cli.render import EventPrinter
-    from glaucli.contract import VERDICTS
     from glaucli.engine.predict import check_threshold, find_images
     from glaucli.engine.predict import predict as run_predict
     from glaucli.errors import UsageError, WorkError
@@ -85,7 +85,8 @@ def predict(
     # Rows stream to --json / --csv as they come (flat memory for 100k files); only the
     # terminal table, which needs them all, keeps them.
     table_rows: list[dict] = []
-    failed = total = flagged = 0
+    failed = total = 0
+    not_assessed: collections.Counter = collections.Counter()  # reason code -> images
     with contextlib.ExitStack() as stack:
         json_array = stack.enter_context(console.JsonArray()) if json_out else None
         csv_writer = None
@@ -101,7 +102,7 @@ def predict(
                 failed += 1
                 console.err.print(f"[red]Error:[/] {escape(answer.error)}")
             elif answer.label is None:
-                flagged += 1
+                not_assessed[answer.ood["reason"]] += 1
             if answer.note:
                 console.warn(f"{answer.path}: {answer.note}")
             row = prediction_row(answer, truth)
@@ -110,7 +111,8 @@ def predict(
             if csv_writer is not None:
                 ood = row.get("ood") or {}
                 csv_writer.writerow({**row, "ood_score": ood.get("score"), "ood_cutoff": ood.get("cutoff"),
-                                     "fundus_check": ood.get("fundus_check"), "ood_flag": ood.get("flag")})
+                                     "fundus_check": ood.get("fundus_check"), "ood_flag": ood.get("flag"),
+                                     "reason": ood.get("reason")})
             if not (json_out or csv_file):
                 table_rows.append(row)
 
@@ -118,24 +120,27 @@ def predict(
         if not options.is_stdout(csv_file):
             console.info(f"Results saved to {csv_file}")
     elif not json_out:
-        console.emit(predictions_table(table_rows, run.name, VERDICTS))
+        console.emit(predictions_table(table_rows, run.name))
+    flagged = sum(not_assessed.values())
     if flagged:
-        console.warn(f"{flagged} of {total} image(s) not assessed: not gradable fundus photographs "
-                     "(failed the fundus check or unlike the training images; --json gives the reasons)")
+        from glaucli.contract import NOT_ASSESSED
+
+        why = ", ".join(f"{n} {NOT_ASSESSED[code].removeprefix('not assessed: ')}" for code, n in not_assessed.items())
+        console.warn(f"{flagged} of {total} image(s) not assessed: {why} (--json gives the reasons)")
     if failed:
         raise WorkError(f"{failed} of {total} image(s) could not be read; the others were predicted")
     if flagged and strict:
         raise WorkError(f"{flagged} of {total} image(s) not assessed (--strict)")
 
 
-CSV_FIELDS = ["image", "probability", "label", "threshold", "verdict", "ood_score", "ood_cutoff",
-              "fundus_check", "ood_flag", "error", "explanation", "heatmap"]
+CSV_FIELDS = ["image", "probability", "label", "threshold", "verdict", "reason", "ood_score", "ood_cutoff",
+              "fundus_check", "ood_flag", "error", "explanation", "heatmap", "run", "synthetic"]
 
 
 def prediction_row(answer, truth: dict) -> dict:
     """An engine Prediction as the --json object (the table and CSV read the same keys, in
     this order); with --data, `truth` maps each path to its true label."""
-    row: dict = {"image": str(answer.path)}
+    row: dict = {"image": str(answer.path), "run": answer.run, "synthetic": answer.synthetic}
     if answer.error:
         return {**row, "error": answer.error}
     row.update(probability=round(answer.probability, 6), label=answer.label, threshold=round(answer.threshold, 6))
@@ -151,14 +156,14 @@ def prediction_row(answer, truth: dict) -> dict:
     return row
 
 
-def predictions_table(rows: list[dict], run_name: str, verdicts: dict):
+def predictions_table(rows: list[dict], run_name: str):
     """Designed for 80 columns: the threshold is the same for every row, so it sits in the
-    caption (with P(RG)'s precision, enough to tell the two apart), and paths fold."""
+    caption (with P(RG)'s precision, enough to tell the two apart), and paths fold. A row not
+    assessed says why in the words of contract.NOT_ASSESSED, without its "not assessed: "."""
     from rich.markup import escape
     from rich.table import Table
 
     from glaucli.cli.render import display_path, separating_digits
-    from glaucli.engine.ood import NOT_ASSESSED
 
     scored = [r for r in rows if "error" not in r]
     cut = scored[0]["threshold"] if scored else None
@@ -167,11 +172,12 @@ def predictions_table(rows: list[dict], run_name: str, verdicts: dict):
     if cut is not None:
         caption = f"RG suspected when P(RG) >= {cut:.{digits}f} (threshold)\n{caption}"
     if any(r.get("label", "") is None for r in rows):
-        caption = f"{NOT_ASSESSED} (--json says why)\n{caption}"
-    table = Table(title=f"Predictions ({escape(run_name)})", caption=caption)
+        caption = f"Not assessed: no verdict, --json gives every reason\n{caption}"
+    synthetic = " [yellow]synthetic model: demo only[/]" if any(r.get("synthetic") for r in rows) else ""
+    table = Table(title=f"Predictions ({escape(run_name)}){synthetic}", caption=caption)
     table.add_column("image", overflow="fold", ratio=1)
     table.add_column("P(RG)", justify="right", no_wrap=True)
-    table.add_column("verdict", no_wrap=True)
+    table.add_column("verdict")
     with_truth = any(r.get("true_label") for r in rows)  # predict --data: the collection's labels
     if with_truth:
         table.add_column("true", no_wrap=True)
@@ -180,12 +186,12 @@ def predictions_table(rows: list[dict], run_name: str, verdicts: dict):
         truth = [r.get("true_label") or "-"] if with_truth else []
         if "error" in r:
             table.add_row(image, "-", "[red]error[/]", *truth)
-        elif r["label"] is None:  # not assessed (the caption says why): a yellow row, no glaucoma verdict
-            table.add_row(image, "-", "not assessed", *truth, style="yellow")
+        elif r["label"] is None:  # not assessed: a yellow row, no glaucoma verdict
+            table.add_row(image, "-", escape(r["verdict"].replace("not assessed: ", "not assessed:\n")), *truth,
+                          style="yellow")
         else:
             style = "bold red" if r["label"] == "RG" else "green"
-            table.add_row(image, f"{r['probability']:.{digits}f}",
-                          f"[{style}]{verdicts[int(r['label'] == 'RG')]}[/]", *truth)
+            table.add_row(image, f"{r['probability']:.{digits}f}", f"[{style}]{escape(r['verdict'])}[/]", *truth)
     return table
 
 

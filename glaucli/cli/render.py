@@ -169,8 +169,11 @@ def _print_flagged(ood: dict | None, metrics: dict) -> None:
     """How many images the fundus/distribution checks would not assess, metrics without them."""
     if not ood:
         return
+    from glaucli.contract import NOT_ASSESSED
+
     title = f"Not assessed by predict: {ood['flagged']} of {ood['n']} ({ood['share']:.1%})"
-    caption = f"fundus check failed {ood['fundus_failed']}, beyond the distribution cut-off {ood['beyond_cutoff']}"
+    caption = ", ".join(f"{NOT_ASSESSED[code].removeprefix('not assessed: ')} {n}"
+                        for code, n in (ood.get("reasons") or {}).items()) or "none flagged"
     if not ood["flagged"] or not ood["metrics_assessed"]:
         console.emit(f"[dim]{title}; {caption}[/]", markup=True)
         return

@@ -47,6 +47,11 @@ class FundusCheck:
     def result(self) -> str:
         return "pass" if self.ok else "fail"
 
+    @property
+    def code(self) -> str | None:
+        """Why it failed, as contract.NOT_ASSESSED names it; None when it passed."""
+        return None if self.ok else "not_fundus"
+
 
 def _downscale(image):
     """Box-average to at most WORK_SIZE px on the longer side (float32 RGB); Pillow's

@@ -24,7 +24,6 @@ OOD_FILE = "ood.npz"
 PERCENTILE = 99.0
 MAX_TRAIN = 4000       # training images summarised (a seeded random subset above this)
 MAX_COMPONENTS = 256   # principal axes kept; the rest share one residual variance
-NOT_ASSESSED = "not assessed: not a gradable fundus photograph"
 
 
 @dataclass
@@ -225,18 +224,24 @@ class Guard:
         return probs, scores
 
     def judge(self, fundus: FundusCheck | None, score: float | None) -> dict:
-        """The per-image "ood" record that predict reports."""
+        """The per-image "ood" record that predict reports: `reason` is the most basic failure
+        (contract.NOT_ASSESSED's code: not a fundus photograph, then its quality, then unlike
+        the training photographs), `reasons` every failure in words."""
         reasons = list(fundus.reasons) if fundus is not None else []
+        reason = fundus.code if fundus is not None else None
         if score is not None and score > self.cutoff:
-            reasons.append(f"unlike the training images (score {score:.3g} > cut-off {self.cutoff:.3g})")
+            reasons.append(f"unlike this run's training photographs (score {score:.3g} > cut-off {self.cutoff:.3g})")
+            reason = reason or "unlike_training"
         return {"score": None if score is None else round(float(score), 4),
                 "cutoff": None if self.cutoff is None else round(self.cutoff, 4),
                 "fundus_check": None if fundus is None else fundus.result,
-                "flag": bool(reasons), "reasons": reasons}
+                "flag": bool(reasons), "reason": reason, "reasons": reasons}
 
 
 def flagged_summary(labels, scores, threshold: float, records: list[dict | None], guard: Guard) -> dict:
     """evaluate's "ood" block: how many images the checks flag, and the metrics without them."""
+    from collections import Counter
+
     from glaucli.data.layout import CLASSES
     from glaucli.engine import metrics as screening
 
@@ -250,6 +255,8 @@ def flagged_summary(labels, scores, threshold: float, records: list[dict | None]
         "share": round(sum(flags) / max(1, len(flags)), 4),
         "fundus_failed": sum(bool(r and r["fundus_check"] == "fail") for r in records),
         "beyond_cutoff": sum(bool(r and r["score"] is not None and r["score"] > guard.cutoff) for r in records),
+        # each flagged image once, by its most basic reason (contract.NOT_ASSESSED's codes)
+        "reasons": dict(Counter(r["reason"] for r in records if r and r["flag"])),
         "n_assessed": {cls: kept_labels.count(i) for i, cls in enumerate(CLASSES)},
         # The headline "metrics" keep every image; these leave the flagged ones out.
         "metrics_assessed": screening.screening_metrics(kept_labels, [scores[i] for i in keep], threshold)

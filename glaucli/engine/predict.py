@@ -55,6 +55,8 @@ class Prediction:
     heatmap: Path | None = None
     note: str | None = None  # why an explanation is flat, if it is
     error: str | None = None  # the image could not be read: no other field is set
+    run: str | None = None  # the run that answered (its folder)
+    synthetic: bool = False  # that run was trained on synthetic images: every verdict says so
 
 
 def predict(paths: Iterable[Path], run, threshold: float | None = None, tta: bool = False,
@@ -66,9 +68,8 @@ def predict(paths: Iterable[Path], run, threshold: float | None = None, tta: boo
     exception; a bad argument, the model or the threshold fail here, before the first image.
     `on_event`: Message and Warned on the way (calibration, a missing distribution check),
     Progress("scoring", done, total or None, "images") after each batch."""
-    from glaucli.contract import VERDICTS
+    from glaucli.contract import NOT_ASSESSED, SYNTHETIC_MARK, VERDICTS
     from glaucli.engine import calibration
-    from glaucli.engine.ood import NOT_ASSESSED
     from glaucli.engine.threshold import decision_threshold, run_views
 
     on_event = events.dispatcher(on_event)
@@ -77,6 +78,10 @@ def predict(paths: Iterable[Path], run, threshold: float | None = None, tta: boo
     temperature = calibration.temperature_of(run.meta)
     if temperature:
         on_event.message(f"P(RG) calibrated by the run's temperature scaling (T = {temperature:.3f})")
+    synthetic = bool(run.meta.get("synthetic"))
+    if synthetic:
+        on_event.warn(f"{run.name} was trained on synthetic images (glaucli sample): its verdicts are a demo, "
+                      "never a reading of a real photograph")
     views = run_views(run, tta)
     cut, _source = decision_threshold(run, model, None, views, threshold, on_event=on_event)
     guard = explainer = None
@@ -95,13 +100,15 @@ def predict(paths: Iterable[Path], run, threshold: float | None = None, tta: boo
     def answers() -> Iterator[Prediction]:
         for scored in score_paths(model, paths, batch_size, views, on_event=on_event, guard=guard):
             if scored.error:
-                yield Prediction(scored.path, error=scored.error)
+                yield Prediction(scored.path, error=scored.error, run=str(run.path), synthetic=synthetic)
                 continue
             probability = calibration.scale_one(scored.probability, temperature)
             label = "RG" if probability >= cut else "NRG"
-            answer = Prediction(scored.path, probability, label, VERDICTS[int(label == "RG")], cut, scored.ood)
+            verdict = VERDICTS[int(label == "RG")] + (SYNTHETIC_MARK if synthetic else "")
+            answer = Prediction(scored.path, probability, label, verdict, cut, scored.ood, run=str(run.path),
+                                synthetic=synthetic)
             if scored.ood is not None and scored.ood["flag"]:  # no verdict; P(RG) stays for research
-                answer.label, answer.verdict = None, NOT_ASSESSED
+                answer.label, answer.verdict = None, NOT_ASSESSED[scored.ood["reason"]]
             if explainer is not None:
                 made = explain(explainer, scored.path, Path(explain_dir), names(scored.path), probability, cut)
                 answer.explanation, answer.heatmap, answer.note = made.overlay, made.heatmap, made.note

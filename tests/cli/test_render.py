@@ -11,7 +11,6 @@ from glaucli.cli.compare import MAIN, compare_table
 from glaucli.cli.predict import predictions_table
 from glaucli.cli.render import separating_digits
 from glaucli.cli.runs import runs_table
-from glaucli.engine.evaluate import VERDICTS
 
 WIDTHS = (80, 120)
 
@@ -74,11 +73,16 @@ def test_runs_very_long_name_folds_but_is_all_there(width):
 @pytest.mark.parametrize("width", WIDTHS)
 def test_predict_table_paths_fold_and_numbers_tell_apart(width):
     path = "/data/clinic-export/2026/left-eyes/patient_000123_visit_04_left_eye.jpg"
-    rows = [{"image": path, "probability": 0.48112, "label": "NRG", "threshold": 0.481463},
+    rows = [{"image": path, "probability": 0.48112, "label": "NRG", "threshold": 0.481463,
+             "verdict": "no referable glaucoma"},
+            {"image": "/tmp/unlike.jpg", "probability": 0.2, "label": None, "threshold": 0.481463,
+             "verdict": "not assessed: unlike this run's training photographs"},
             {"image": "/tmp/broken.jpg", "error": "cannot decode"}]
-    text = render(predictions_table(rows, "basic-cnn-2", VERDICTS), width)
+    text = render(predictions_table(rows, "basic-cnn-2"), width)
     assert "0.4811 " in text and ">= 0.4815" in text  # not 0.4811 next to 0.481
     assert "no referable glaucoma" in text and "Research use only" in text
+    verdicts = " ".join(line.split("│")[3].strip() for line in text.splitlines() if line.startswith("│"))
+    assert "not assessed: unlike this run's training photographs" in verdicts  # why, in its row
     cells = "".join(line.split("│")[1].strip() for line in text.splitlines() if line.startswith("│"))
     assert path in cells
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from glaucli.engine import ood
-from glaucli.engine.ood import NOT_ASSESSED, Gaussian
+from glaucli.contract import NOT_ASSESSED, SYNTHETIC_MARK
+from glaucli.engine.ood import Gaussian
 from tests.fundus_images import non_fundus, write
 from tests.helpers import make_sample
 
@@ -37,12 +38,17 @@ def test_non_fundus_pictures_are_not_assessed(cli, trained, strangers):
     rows = cli.json("predict", *strangers, "--model", trained["run"])
     assert len(rows) == len(strangers)
     for row in rows:
-        assert row["ood"]["flag"] and row["label"] is None and row["verdict"] == NOT_ASSESSED, row
+        assert row["ood"]["flag"] and row["label"] is None, row
+        assert row["verdict"] == NOT_ASSESSED[row["ood"]["reason"]], row
         assert 0 <= row["probability"] <= 1 and row["ood"]["reasons"]  # P(RG) kept for research
-    # Each net catches on its own what the other lets through.
-    by_name = {r["image"].split("_", 1)[1]: r["ood"] for r in rows}
-    assert by_name["orange_disc_on_black.jpg"]["fundus_check"] == "pass"
-    assert by_name["orange_disc_on_black.jpg"]["score"] > by_name["orange_disc_on_black.jpg"]["cutoff"]
+    # Each net catches on its own what the other lets through, and each says so in its own words.
+    by_name = {r["image"].split("_", 1)[1]: r for r in rows}
+    disc = by_name["orange_disc_on_black.jpg"]
+    assert disc["ood"]["fundus_check"] == "pass" and disc["ood"]["score"] > disc["ood"]["cutoff"]
+    assert disc["ood"]["reason"] == "unlike_training"
+    assert disc["verdict"] == "not assessed: unlike this run's training photographs"
+    failed = [r for r in rows if r["ood"]["fundus_check"] == "fail"]
+    assert failed and {r["ood"]["reason"] for r in failed} <= {"not_fundus", "poor_quality"}
 
 
 def test_few_in_distribution_images_are_flagged(cli, trained, tmp_path):
@@ -56,8 +62,8 @@ def test_few_in_distribution_images_are_flagged(cli, trained, tmp_path):
 def test_table_strict_and_switch_off(cli, trained, strangers):
     fundus = min((trained["data"] / "validation" / "RG").glob("*.jpg"))  # where the cut-off was set
     result = cli("predict", strangers[0], fundus, "--model", trained["run"])
-    assert NOT_ASSESSED in result.stdout and "referable glaucoma" in result.stdout
-    assert "1 of 2 image(s) not assessed" in result.stderr.replace("\n", " ")
+    assert "not assessed:" in result.stdout and "referable glaucoma" in result.stdout
+    assert "1 of 2 image(s) not assessed: 1 not a fundus photograph" in result.stderr.replace("\n", " ")
     strict = cli("predict", strangers[0], fundus, "--model", trained["run"], "--strict", code=1)
     assert "--strict" in strict.stderr
     rows = cli.json("predict", strangers[0], fundus, "--model", trained["run"], "--no-ood-check")
@@ -72,7 +78,31 @@ def test_csv_carries_the_check(cli, trained, strangers, tmp_path):
     cli("predict", strangers[0], "--model", trained["run"], "--csv", out)
     row = next(csv.DictReader(out.open()))
     assert row["ood_flag"] == "True" and row["fundus_check"] == "fail" and row["label"] == ""
-    assert float(row["ood_score"]) > float(row["ood_cutoff"]) and row["verdict"] == NOT_ASSESSED
+    assert float(row["ood_score"]) > float(row["ood_cutoff"]) and row["verdict"] == NOT_ASSESSED[row["reason"]]
+    assert row["run"] == str(trained["run"]) and row["synthetic"] == "False"  # make_sample writes no manifest
+
+
+def test_a_synthetic_run_never_gives_a_plain_verdict(cli, trained, tmp_path):
+    """A model trained on `glaucli sample` images has never seen a real eye (issue 27: a demo
+    run called 41 real glaucoma eyes "no referable glaucoma"): every verdict it gives says so,
+    and --json rows name the run and carry `synthetic`."""
+    images = sorted((trained["data"] / "test").rglob("*.jpg"))[:4]
+    plain = cli("predict", *images, "--model", trained["run"], "--json")
+    rows = json.loads(plain.stdout)
+    assert "synthetic" not in plain.stderr and all(r["synthetic"] is False for r in rows)
+    assert {r["verdict"] for r in rows if r["label"]} <= {"referable glaucoma suspected", "no referable glaucoma"}
+
+    demo = tmp_path / "demo-run"  # the same run, as meta.json records a run on a `glaucli sample` set
+    shutil.copytree(trained["run"], demo)
+    meta = json.loads((demo / "meta.json").read_text())
+    (demo / "meta.json").write_text(json.dumps({**meta, "synthetic": True}))
+    result = cli("predict", *images, "--model", demo, "--json")
+    rows = json.loads(result.stdout)
+    assert "trained on synthetic images" in result.stderr
+    verdicts = [r["verdict"] for r in rows if r["label"] is not None]
+    assert verdicts and all(v.endswith(SYNTHETIC_MARK) for v in verdicts)
+    assert all(r["synthetic"] is True and r["run"] == str(demo) for r in rows)
+    assert "synthetic model" in cli("predict", *images, "--model", demo).stdout
 
 
 def test_calibrate_ood_adds_the_check_to_an_older_run(cli, trained, strangers, tmp_path):
@@ -100,6 +130,7 @@ def test_evaluate_counts_flagged_images_and_metrics_without_them(cli, trained, s
     block = doc["ood"]
     assert block["n"] == 16 and 4 <= block["flagged"] <= 5 and block["metrics_assessed"]["auc"] >= 0
     assert block["n_assessed"]["NRG"] + block["n_assessed"]["RG"] == 16 - block["flagged"]
+    assert sum(block["reasons"].values()) == block["flagged"] and set(block["reasons"]) <= set(NOT_ASSESSED)
     plain = cli.json("evaluate", trained["run"], "--data", data, "--bootstrap", "0", "--output",
                      tmp_path / "ev2", "--no-ood-check")
     assert "ood" not in plain and plain["metrics"] == doc["metrics"]
