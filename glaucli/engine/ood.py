@@ -4,7 +4,9 @@ At the end of training the backbone's pooled features of the training split
 are summarised as a Gaussian (mean and a Ledoit-Wolf shrunk covariance, kept
 as its top principal axes plus one residual variance, so a 2048-d backbone
 stores ~2 MB); an image's score is its Mahalanobis distance to it; the
-cut-off is the 99th percentile of the validation images' scores. An
+cut-off is the 99th percentile of out-of-sample scores: the validation images'
+and the training images' own, each scored by a Gaussian fitted without it
+(K folds), so a split of 16 validation images no longer sets it alone. An
 ensemble of runs keeps one Gaussian per member and scores an image by the
 mean of the members' distances, each divided by that member's own cut-off.
 Together with the cheap fundus check (data/fundus.py) this decides whether
@@ -24,6 +26,8 @@ OOD_FILE = "ood.npz"
 PERCENTILE = 99.0
 MAX_TRAIN = 4000       # training images summarised (a seeded random subset above this)
 MAX_COMPONENTS = 256   # principal axes kept; the rest share one residual variance
+FOLDS = 5              # training images scored out of fold, to set the cut-off with validation's
+MAX_OUT_OF_FOLD = 1000 # training images scored so (a seeded subset above this)
 
 
 @dataclass
@@ -103,6 +107,22 @@ def _features(scorer, pairs, size: int, batch_size: int) -> list:
     return [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
 
 
+def out_of_fold(features, seed: int) -> object:
+    """Each of (at most MAX_OUT_OF_FOLD) training rows' distance to a Gaussian fitted on the
+    other folds: an out-of-sample score like a validation image's, from many more images. A
+    row's distance to a Gaussian fitted on itself is smaller (in 2048-d with a few hundred
+    images, much smaller), which is why these are not the full fit's training distances."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    rows = rng.permutation(len(features))[:MAX_OUT_OF_FOLD]
+    if len(rows) < 2 * FOLDS:
+        return np.zeros(0)
+    folds = np.array_split(rows, FOLDS)
+    return np.concatenate([Gaussian.fit(np.delete(features, fold, axis=0)).distance(features[fold])
+                           for fold in folds])
+
+
 def cutoff_of(scores, percentile: float = PERCENTILE) -> tuple[float, float, float]:
     """(cut-off, empirical percentile, log-normal bound) of validation scores. With few
     validation images the empirical 99th percentile is about their maximum, which 1 in n+1
@@ -131,6 +151,29 @@ def _combine(distances: list, scales) -> object:
     return np.mean([d / s for d, s in zip(distances, scales)], axis=0)
 
 
+@dataclass
+class Fitted:
+    gaussians: list
+    scales: list              # per part: its own cut-off, the unit of an ensemble's mean score
+    cutoff: tuple             # cutoff_of(): (cut-off, empirical percentile, log-normal bound)
+    validation_scores: object
+    out_of_fold_scores: object
+
+
+def fit(train: list, val: list, percentile: float = PERCENTILE, seed: int = 0) -> Fitted:
+    """The check from each part's training and validation features: one Gaussian per part on
+    all training rows; the cut-off from validation and out-of-fold training scores together."""
+    import numpy as np
+
+    gaussians = [Gaussian.fit(f) for f in train]
+    val_dist = [g.distance(f) for g, f in zip(gaussians, val)]
+    oof_dist = [out_of_fold(f, seed) for f in train]  # the same rows for every part (same seed)
+    unseen = [np.concatenate([v, o]) for v, o in zip(val_dist, oof_dist)]
+    scales = [cutoff_of(d, percentile)[0] for d in unseen]
+    return Fitted(gaussians, scales, cutoff_of(_combine(unseen, scales), percentile),
+                  _combine(val_dist, scales), _combine(oof_dist, scales))
+
+
 def calibrate(run: Path, meta: dict, model, train_pairs, val_pairs, batch_size: int = 32,
               percentile: float = PERCENTILE, seed: int = 0) -> dict:
     """Fit the check on the training split, set its cut-off on validation; writes RUN/ood.npz
@@ -145,12 +188,11 @@ def calibrate(run: Path, meta: dict, model, train_pairs, val_pairs, batch_size: 
     size = int(model.inputs[0].shape[1])
     train = _features(scorer, train_pairs, size, batch_size)
     val = _features(scorer, val_pairs, size, batch_size)
-    gaussians = [Gaussian.fit(f) for f in train]
-    val_dist = [g.distance(f) for g, f in zip(gaussians, val)]
-    scales = [cutoff_of(d, percentile)[0] for d in val_dist]
-    val_scores = _combine(val_dist, scales)
-    cutoff, empirical, bound = cutoff_of(val_scores, percentile)
-    arrays = {"validation_scores": val_scores.astype(np.float32), "scales": np.asarray(scales, np.float32)}
+    fitted = fit(train, val, percentile, seed)
+    gaussians, scales, (cutoff, empirical, bound) = fitted.gaussians, fitted.scales, fitted.cutoff
+    val_scores = fitted.validation_scores
+    arrays = {"validation_scores": val_scores.astype(np.float32), "scales": np.asarray(scales, np.float32),
+              "out_of_fold_scores": fitted.out_of_fold_scores.astype(np.float32)}
     for i, g in enumerate(gaussians):
         arrays.update({f"{i}_mean": g.mean, f"{i}_axes": g.axes, f"{i}_variances": g.variances,
                        f"{i}_residual": np.float64(g.residual)})
@@ -163,7 +205,7 @@ def calibrate(run: Path, meta: dict, model, train_pairs, val_pairs, batch_size: 
         "feature_dims": [int(f.shape[1]) for f in train], "components": [int(g.axes.shape[0]) for g in gaussians],
         "percentile": percentile, "cutoff": round(cutoff, 6),
         "cutoff_empirical": round(empirical, 6), "cutoff_lognormal": round(bound, 6),
-        "n_train": len(train_pairs), "n_validation": len(val_pairs),
+        "n_train": len(train_pairs), "n_validation": len(val_pairs), "n_out_of_fold": len(fitted.out_of_fold_scores),
         "validation": {"median": round(float(np.median(val_scores)), 4), "max": round(float(val_scores.max()), 4)},
         "train_median": round(float(np.median(train_scores)), 4), "fitted_at": runs.now(),
     }
