@@ -9,9 +9,9 @@ import shutil
 import numpy as np
 import pytest
 
-from glaucli.engine import ood
+from glaucli.engine import mahalanobis
 from glaucli.contract import NOT_ASSESSED, SYNTHETIC_MARK
-from glaucli.engine.ood import Gaussian
+from glaucli.engine.mahalanobis import Gaussian
 from tests.fundus_images import non_fundus, write
 from tests.helpers import make_sample
 
@@ -30,9 +30,9 @@ def test_training_stores_a_small_check_with_a_validation_cutoff(trained):
     stored = np.load(trained["run"] / info["file"])
     assert stored["validation_scores"].shape == (12,)
     # the cut-off comes from every out-of-sample score: validation's and the training split's out of fold
-    assert info["n_out_of_fold"] == len(stored["out_of_fold_scores"]) == min(info["n_train"], ood.MAX_OUT_OF_FOLD)
+    assert info["n_out_of_fold"] == len(stored["out_of_fold_scores"]) == min(info["n_train"], mahalanobis.MAX_OUT_OF_FOLD)
     unseen = np.concatenate([stored["validation_scores"], stored["out_of_fold_scores"]])
-    assert info["cutoff"] == pytest.approx(ood.cutoff_of(unseen)[0], rel=1e-5)
+    assert info["cutoff"] == pytest.approx(mahalanobis.cutoff_of(unseen)[0], rel=1e-5)
     assert info["cutoff"] == max(info["cutoff_empirical"], info["cutoff_lognormal"])
     assert (trained["run"] / info["file"]).stat().st_size < 1_000_000
 
@@ -157,7 +157,7 @@ def test_truncated_gaussian_is_exact_mahalanobis_of_its_covariance(monkeypatch):
     diff = probe - full.mean
     exact = np.sqrt(np.einsum("ij,jk,ik->i", diff, np.linalg.inv(cov), diff))
     np.testing.assert_allclose(full.distance(probe), exact, rtol=1e-3)
-    monkeypatch.setattr(ood, "MAX_COMPONENTS", 4)
+    monkeypatch.setattr(mahalanobis, "MAX_COMPONENTS", 4)
     part = Gaussian.fit(x)  # 4 axes + one variance for the other 8: still a Mahalanobis distance
     v = part.axes
     cov4 = v.T @ np.diag(part.variances) @ v + part.residual * (np.eye(12) - v.T @ v)
@@ -175,9 +175,9 @@ def test_a_small_validation_split_no_longer_sets_the_false_flag_rate():
         rng = np.random.default_rng(sim)
         mix = rng.normal(size=(48, 48)) / np.sqrt(48)
         train, val, fresh = (rng.standard_t(8, size=(n, 48)) @ mix for n in (200, 12, 3000))
-        fitted = ood.fit([train], [val])
+        fitted = mahalanobis.fit([train], [val])
         distances = fitted.gaussians[0].distance(fresh)
-        old.append(np.mean(distances > ood.cutoff_of(fitted.gaussians[0].distance(val))[0]))
+        old.append(np.mean(distances > mahalanobis.cutoff_of(fitted.gaussians[0].distance(val))[0]))
         new.append(np.mean(distances > fitted.cutoff[0]))
     assert 0.002 <= np.mean(new) <= 0.02 and max(new) <= 0.03
     assert np.std(new) < np.std(old) / 2 and max(old) > 0.05  # the old spread, which this fixes
@@ -186,10 +186,10 @@ def test_a_small_validation_split_no_longer_sets_the_false_flag_rate():
 def test_cutoff_of_a_small_validation_split_is_not_just_its_maximum():
     rng = np.random.default_rng(1)
     small = np.exp(rng.normal(1.5, 0.2, 12))
-    cutoff, empirical, bound = ood.cutoff_of(small)
+    cutoff, empirical, bound = mahalanobis.cutoff_of(small)
     assert cutoff == bound > empirical  # 12 scores: the 99th percentile is about the maximum
     fresh = np.exp(rng.normal(1.5, 0.2, 20_000))
     assert (fresh > cutoff).mean() < 0.03  # near 1 %, where the maximum of 12 gives ~8 %
     large = np.exp(rng.normal(1.5, 0.2, 5000))
-    cutoff, empirical, bound = ood.cutoff_of(large)
+    cutoff, empirical, bound = mahalanobis.cutoff_of(large)
     assert abs(cutoff - empirical) / empirical < 0.03
