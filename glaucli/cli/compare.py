@@ -54,8 +54,12 @@ def compare(
 
         page = build_compare(list(zip(resolved, results, folders)), split or results[0]["split"], html)
         console.info(f"Comparison page saved to {page}")
+    for run, r in zip(resolved, results):
+        if r["no_better_than_chance"]:
+            console.warn(f"{run.name} is no better than chance on this split: {r['chance_reason']}")
     if json_out:
-        keys = ("run", "split", "threshold", "n", "metrics", "ci95", "data", "external", "synthetic")
+        keys = ("run", "split", "threshold", "n", "metrics", "ci95", "data", "external", "synthetic",
+                "no_better_than_chance", "chance_reason")
         console.emit_json({"split": split, "runs": [{k: r[k] for k in keys} for r in results]})
         return
     from rich.markup import escape
@@ -78,17 +82,17 @@ def compare_table(title: str, names: list[str], results: list[dict]) -> "Table":
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title, caption="best value in bold; [dim]95 % interval beneath[/]"
-                  if any(r["ci95"] for r in results) else "best value in bold")
+    caption = "best value in bold (never a model no better than chance)"
+    table = Table(title=title, caption=caption + ("; [dim]95 % interval beneath[/]" if any(r["ci95"] for r in results) else ""))
     table.add_column("metric", no_wrap=True)
     for name in names:
         table.add_column(escape(name), justify="right", overflow="fold", min_width=7)
     for metric in MAIN:
-        best = max(r["metrics"][metric] for r in results)
+        best = max((r["metrics"][metric] for r in results if not r.get("no_better_than_chance")), default=None)
         cells = []
         for r in results:
             value, ci = r["metrics"][metric], r["ci95"].get(metric)
-            text = f"[bold]{value:.3f}[/]" if value == best else f"{value:.3f}"
+            text = f"[bold]{value:.3f}[/]" if value == best and not r.get("no_better_than_chance") else f"{value:.3f}"
             cells.append(text + (f"\n[dim]{ci[0]:.3f}-{ci[1]:.3f}[/]" if ci else ""))
         table.add_row(metric, *cells)  # the names of metrics.json and --fail-under
     return table

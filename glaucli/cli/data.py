@@ -17,7 +17,7 @@ def data(
     path: Annotated[Optional[Path], typer.Argument(
         help="Dataset folder (or any folder above its tree), or a CSV manifest \\[default: newest complete download].",
         show_default=False)] = None,
-    verify: Annotated[bool, typer.Option("--verify", help="Decode and hash every image; list unreadable ones and duplicates (exit 1 if any is unreadable or shared across splits).")] = False,
+    verify: Annotated[bool, typer.Option("--verify", help="Decode and hash every image; list unreadable ones, identical files and copies of one photo (exit 1 if any is unreadable or in more than one split).")] = False,
     labels: options.Labels = None,
     classes: options.Classes = None,
     image_column: options.ImageColumn = None,
@@ -68,7 +68,7 @@ def data(
         raise WorkError(f"{len(unreadable)} of {len(dataset.entries)} images are unreadable",
                         hint="remove or replace them before training")
     if found.leaks:
-        raise WorkError(f"{len(found.leaks)} image(s) appear in more than one split (train/test leakage)",
+        raise WorkError(f"{len(found.leaks)} photo(s) appear in more than one split (train/test leakage)",
                         hint="keep each image (and each patient) in one split: `glaucli split` groups them")
 
 

@@ -52,6 +52,8 @@ def evaluate(
                                      output, batch_size, ood_check=not no_ood_check, on_event=show)
     if resolved.meta.get("synthetic"):
         console.warn(f"{resolved.name} was trained on synthetic data (glaucli sample), not real photographs")
+    if result.get("no_better_than_chance"):
+        console.warn(f"{resolved.name} is no better than chance on this split: {result['chance_reason']}")
     if json_out:
         console.emit_json(result)
     else:

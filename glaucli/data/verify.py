@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterable
 
 from glaucli import events
-from glaucli.data.duplicates import DuplicateFinder, dhash, file_digest
+from glaucli.data.duplicates import DuplicateFinder, file_digest, thumbnail
 from glaucli.data.images import ImageError, image_size, load_image
 
 
@@ -21,8 +21,11 @@ class Survey:
 
     @property
     def leaks(self) -> list:
-        """Groups of identical files in more than one split (train/test leakage)."""
-        return self.duplicates["identical"]["across_splits"] if self.duplicates else []
+        """Groups of identical files, or of confirmed copies of one photo (re-encoded, resized,
+        slightly cropped, brightness-shifted), in more than one split (train/test leakage)."""
+        if not self.duplicates:
+            return []
+        return self.duplicates["identical"]["across_splits"] + self.duplicates["near"]["across_splits"]
 
     def size_summary(self) -> dict:
         """{"most_common", "min", "max": [w, h], "distinct": n}; {} without a readable image."""
@@ -47,7 +50,7 @@ def survey(entries: Iterable[tuple[Path, int, str]], decode: bool = False, *,
             if decode:
                 pixels = load_image(file)
                 found.sizes[pixels.shape[1::-1]] += 1
-                finder.add(file, split, file_digest(file), dhash(pixels))
+                finder.add(file, split, file_digest(file), thumbnail(pixels))
             else:
                 found.sizes[image_size(file)] += 1
         except (ImageError, OSError) as exc:

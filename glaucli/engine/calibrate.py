@@ -11,8 +11,10 @@ from glaucli.errors import InputError
 
 def calibrate(run: runs.Run, data=None, batch_size: int = 32, tta: bool = False,
               *, on_event: events.Listeners = None) -> dict:
-    """Fit T on the validation split; returns the `calibration` block written to meta.json, with
-    ECE and Brier before/after on validation (where T was fitted) and on test (held out) if present."""
+    """Fit T on the validation split; returns the `calibration` block, with ECE, Brier and
+    log-loss before/after on validation (where T was fitted) and on test (held out) if present.
+    It is written to meta.json only when T helps: `"kept": false` and a `"reason"` when it sits on
+    the edge of the search range or does not lower the validation log-loss (meta.json untouched)."""
     if not (run.path / runs.META).is_file():
         raise InputError(f"{run.model_path} has no {runs.META} beside it to store the calibration in",
                          hint="calibrate a run folder made by glaucli train or glaucli ensemble")
@@ -26,14 +28,33 @@ def calibrate(run: runs.Run, data=None, batch_size: int = 32, tta: bool = False,
     block = {"method": "temperature", "temperature": temperature, "fitted_on": "validation",
              "tta": tta, "fitted_at": runs.now(), "data": dataset.describe()["path"],
              "validation": _before_after(val_labels, val_scores, temperature)}
+    reason = calibration.why_not_keep(temperature, block["validation"]["log_loss_before"],
+                                      block["validation"]["log_loss_after"])
+    block["kept"] = reason is None
+    if reason:
+        block["reason"] = reason
     if "test" in dataset.splits():
         test_pairs = dataset.require("test")
         block["test"] = _before_after([y for _, y in test_pairs],
                                       scores_of(model, test_pairs, batch_size, tta), temperature)
+    if reason:
+        return block
     meta = runs.read_meta(run.path) or run.meta  # re-read: keep whatever else changed meanwhile
     meta["calibration"] = block
     runs.write_meta(run.path, meta)
     return block
+
+
+def reset(run: runs.Run) -> dict | None:
+    """Remove the run's temperature from meta.json (undo `calibrate`); returns the removed block,
+    None when there was none (nothing written then)."""
+    if not (run.path / runs.META).is_file():
+        raise InputError(f"{run.model_path} has no {runs.META} beside it", hint="a run folder holds the calibration")
+    meta = runs.read_meta(run.path) or run.meta
+    removed = meta.pop("calibration", None)
+    if removed is not None:
+        runs.write_meta(run.path, meta)
+    return removed
 
 
 def _before_after(labels, scores, temperature: float) -> dict:

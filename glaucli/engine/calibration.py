@@ -15,6 +15,7 @@ from typing import Iterable
 
 BINS = 10
 EPS = 1e-7
+T_RANGE = (0.05, 50.0)  # the search range of fit_temperature; a fit on its edge found no optimum inside
 
 
 def reliability(y_true, scores, bins: int = BINS) -> list[dict]:
@@ -97,9 +98,24 @@ def fit_temperature(y_true, scores) -> float:
         return log_loss(y, 1 / (1 + np.exp(-z / math.exp(log_t))))
 
     # Searched on log T: symmetric for sharpening and softening, and T stays positive.
-    best = minimize_scalar(nll, bounds=(math.log(0.05), math.log(50.0)), method="bounded",
+    best = minimize_scalar(nll, bounds=(math.log(T_RANGE[0]), math.log(T_RANGE[1])), method="bounded",
                            options={"xatol": 1e-5})
     return float(math.exp(best.x))
+
+
+def why_not_keep(temperature: float, log_loss_before: float, log_loss_after: float) -> str | None:
+    """Why a fitted temperature must not be kept, or None when it helps: on (within 1 % of) an
+    edge of the search range the likelihood has no optimum inside it (separable or degenerate
+    validation scores), and a T that does not lower the validation log-loss changes nothing
+    for the better."""
+    low, high = T_RANGE
+    if temperature <= low * 1.01 or temperature >= high / 1.01:
+        return (f"T = {temperature:.3f} sits on the edge of the search range {low:g}-{high:g}: "
+                "the validation scores give no optimum inside it")
+    if not log_loss_after < log_loss_before - 1e-6:
+        return (f"T = {temperature:.3f} does not lower the validation log-loss "
+                f"({log_loss_before:.4f} -> {log_loss_after:.4f})")
+    return None
 
 
 def temperature_of(meta: dict) -> float | None:

@@ -122,6 +122,8 @@ def assess(run: Run, data: Path | collections.DataSpec | None = None, split: str
         "per_class": screening.per_class(labels, scores, threshold),
         "calibration": calibration.summary(labels, scores, temperature),
     }
+    result["chance_reason"] = screening.chance_reason(result["metrics"], result["ci95"], result["n"])
+    result["no_better_than_chance"] = result["chance_reason"] is not None
     if guard is not None:
         from glaucli.engine.ood import flagged_summary
 

@@ -131,3 +131,23 @@ def bootstrap_ci(y_true, scores, threshold: float, n: int, seed: int = 0) -> dic
             samples[name].append(value)
     return {name: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))]
             for name, v in samples.items()}
+
+
+def chance_reason(metrics: dict, ci95: dict, n: dict[str, int]) -> str | None:
+    """Why a model is no better than chance on this split, or None: its AUC's 95 % interval
+    includes 0.5 (without a bootstrap: an AUC of 0.5 or less), or its accuracy is not above
+    always answering the majority class. The one judgement train, evaluate, report and compare
+    share (evaluate's result carries it as `no_better_than_chance` and `chance_reason`)."""
+    reasons = []
+    auc, interval = metrics.get("auc"), (ci95 or {}).get("auc")
+    if interval and interval[0] <= 0.5 <= interval[1]:
+        reasons.append(f"the AUC's 95 % interval {interval[0]:.3f}-{interval[1]:.3f} includes 0.5")
+    elif not interval and auc is not None and auc == auc and auc <= 0.5:
+        reasons.append(f"AUC {auc:.3f} is not above 0.5")
+    total = sum(n.values())
+    if total and metrics.get("accuracy") is not None:
+        majority, share = max(n.items(), key=lambda kv: kv[1])
+        if metrics["accuracy"] <= share / total:
+            reasons.append(f"accuracy {metrics['accuracy']:.3f} is not above the {share / total:.3f} "
+                           f"of always answering {majority}")
+    return "; ".join(reasons) or None

@@ -44,7 +44,10 @@ def test_temperature_scaling_recovers_a_known_overconfidence():
     assert calibration.scale([0.2, 0.9], None) == [0.2, 0.9]
 
 
-def test_calibrate_cli_stores_t_and_evaluate_and_predict_apply_it(cli, trained, tmp_path):
+def test_calibrate_cli_stores_t_and_evaluate_and_predict_apply_it(cli, trained, tmp_path, monkeypatch):
+    # The tiny run separates its 12 validation images, so the real fit runs to the edge (T -> 0)
+    # and is refused (next tests); a softer sharpening, T = 0.5, lowers the log-loss there too.
+    monkeypatch.setattr(calibration, "fit_temperature", lambda y, s: 0.5)
     run = tmp_path / "runs" / "train" / "cal"
     shutil.copytree(trained["run"], run)
     model_digest = hashlib.sha256((run / "best.keras").read_bytes()).hexdigest()
@@ -58,8 +61,9 @@ def test_calibrate_cli_stores_t_and_evaluate_and_predict_apply_it(cli, trained, 
     block = doc["calibration"]
     t = block["temperature"]
     assert doc["schema"] == 1 and t > 0 and block["fitted_on"] == "validation"
-    # T minimises the validation log-loss (T = 1 is among the candidates); ECE on 12 images need not fall.
-    assert block["validation"]["log_loss_after"] <= block["validation"]["log_loss_before"] + 1e-9
+    # A kept T lowers the validation log-loss; ECE on 12 images need not fall.
+    assert block["kept"] is True and "reason" not in block
+    assert block["validation"]["log_loss_after"] < block["validation"]["log_loss_before"]
     meta = json.loads((run / "meta.json").read_text())
     assert meta["calibration"]["temperature"] == t and meta["status"] == "complete"
     assert hashlib.sha256((run / "best.keras").read_bytes()).hexdigest() == model_digest  # model unchanged
@@ -83,3 +87,38 @@ def test_calibrate_refuses_a_bare_model_file(cli, trained, tmp_path):
     shutil.copy(trained["run"] / "best.keras", bare)
     result = cli("calibrate", bare, code=3)
     assert "meta.json" in result.stderr
+
+
+def test_a_temperature_on_the_edge_or_that_does_not_help_is_not_kept():
+    y = [0, 0, 0, 1, 1, 1]
+    separable = [0.30, 0.35, 0.40, 0.60, 0.65, 0.70]  # the likelihood keeps rising as T -> 0
+    t = calibration.fit_temperature(y, separable)
+    after = calibration.log_loss(y, calibration.scale(separable, t))
+    assert t == pytest.approx(calibration.T_RANGE[0], rel=0.01)
+    assert "edge of the search range" in calibration.why_not_keep(t, calibration.log_loss(y, separable), after)
+    assert "does not lower" in calibration.why_not_keep(1.5, 0.40, 0.41)
+    assert calibration.why_not_keep(1.5, 0.40, 0.30) is None
+
+
+def test_calibrate_keeps_nothing_from_a_fit_on_the_edge_and_reset_undoes(cli, trained, tmp_path, monkeypatch):
+    run = tmp_path / "runs" / "train" / "edge"
+    shutil.copytree(trained["run"], run)
+    meta_before = (run / "meta.json").read_bytes()
+    monkeypatch.setattr(calibration, "fit_temperature", lambda y, s: calibration.T_RANGE[0])
+    result = cli("calibrate", run, "--json", code=1)
+    doc = json.loads(result.stdout)
+    assert doc["calibration"]["kept"] is False and "edge of the search range" in doc["calibration"]["reason"]
+    assert [line for line in result.stderr.splitlines() if line.startswith("Error:")] == [
+        "Error: temperature not kept: " + doc["calibration"]["reason"]]
+    assert (run / "meta.json").read_bytes() == meta_before  # nothing kept
+    monkeypatch.undo()
+
+    meta = json.loads(meta_before)
+    meta["calibration"] = {"method": "temperature", "temperature": 2.0}
+    (run / "meta.json").write_text(json.dumps(meta))
+    result = cli("calibrate", run, "--reset")
+    assert "Removed T = 2.0000" in result.stderr
+    assert "calibration" not in json.loads((run / "meta.json").read_text())
+    assert cli.json("calibrate", run, "--reset")["removed"] is None  # nothing left to undo
+    result = cli("evaluate", run, "--bootstrap", "0", "--output", tmp_path / "e")
+    assert "temperature scaling" not in result.stderr
