@@ -78,6 +78,15 @@ def _warp(t, sx: float, sy: float):
     return ndimage.affine_transform(t, [sy, sx], offset=[c - sy * c, c - sx * c], order=1, mode="nearest")
 
 
+def _box_sums(x, h: int, w: int):
+    """The sum of every h x w window of `x` ("valid" positions), from its integral image: a
+    third of the cost of _ncc's FFTs when done by convolution."""
+    import numpy as np
+
+    c = np.pad(np.asarray(x, dtype=np.float64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    return c[h:, w:] - c[:-h, w:] - c[h:, :-w] + c[:-h, :-w]
+
+
 def _ncc(image, template):
     """Normalised cross-correlation of `template` at every position inside `image`."""
     import numpy as np
@@ -85,8 +94,8 @@ def _ncc(image, template):
 
     t = _unit(template)
     num = fftconvolve(image, t[::-1, ::-1], mode="valid")
-    box = np.ones_like(template)
-    s1, s2 = fftconvolve(image, box, mode="valid"), fftconvolve(image ** 2, box, mode="valid")
+    h, w = template.shape
+    s1, s2 = _box_sums(image, h, w), _box_sums(np.square(image, dtype=np.float64), h, w)
     return num / np.sqrt(np.maximum(s2 - s1 ** 2 / template.size, 1e-9))
 
 
