@@ -128,8 +128,29 @@ def test_better(logs, best, expected):
 def test_quality_warnings_name_the_causes():
     from glaucli.engine.training.finish import quality_warnings
 
-    constant = quality_warnings({"auc": 0.5}, 1.0, np.full(10, 0.5))
+    labels = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
+    constant = quality_warnings({"auc": 0.5}, 1.0, labels, np.full(10, 0.5))
     assert len(constant) == 2 and "same score" in constant[0] and "--lr" in constant[0]
     assert "threshold is 1.000" in constant[1]
-    assert "chance" in quality_warnings({"auc": 0.53}, 0.4, np.linspace(0, 1, 10))[0]
-    assert quality_warnings({"auc": 0.9}, 0.4, np.linspace(0, 1, 10)) == []
+    assert "chance" in quality_warnings({"auc": 0.53}, 0.4, labels, np.linspace(0, 1, 10))[0]
+    assert quality_warnings({"auc": 1.0, "accuracy": 1.0}, 0.5, labels, np.linspace(0, 1, 10)) == []
+
+
+def test_training_warns_when_validation_cannot_tell_the_model_from_chance():
+    """Issue 27: mobilenet-v3-small on 411 real photographs, validation AUC 0.69 and accuracy
+    below always answering NRG, ended without a word. Training now judges its validation scores
+    as evaluate does (metrics.chance_reason): an AUC well above 0.55 whose interval includes 0.5
+    on a small split, or an accuracy not above the majority's, is named."""
+    from glaucli.engine import metrics as screening
+    from glaucli.engine.training.finish import quality_warnings
+
+    rng = np.random.default_rng(0)
+    labels = np.array([0] * 9 + [1] * 3)  # a small, unbalanced validation split
+    scores = np.where(labels == 1, rng.uniform(0.3, 1, 12), rng.uniform(0, 0.7, 12))
+    metrics = screening.screening_metrics(labels, scores, 0.5)
+    assert metrics["auc"] > 0.6
+    found = quality_warnings(metrics, 0.5, labels, scores)
+    assert len(found) == 1 and "no better than chance on the validation split" in found[0]
+    assert "interval" in found[0] or "always answering NRG" in found[0]
+    clear = np.where(labels == 1, rng.uniform(0.8, 1, 12), rng.uniform(0, 0.2, 12))
+    assert quality_warnings(screening.screening_metrics(labels, clear, 0.5), 0.5, labels, clear) == []

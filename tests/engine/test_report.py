@@ -125,3 +125,21 @@ def test_report_opens_in_a_real_browser(cli, trained, tmp_path):
             shot = Image.open(io.BytesIO(browser.screenshot(full_page=False))).convert("L")
             assert shot.width == width
             assert ImageStat.Stat(shot).stddev[0] > 10, "a blank screenshot"
+
+
+def test_a_model_no_better_than_chance_is_named_in_the_report_and_never_best(cli, trained, tmp_path):
+    """Issue 27: evaluate, report and compare printed a model at chance without comment. With
+    the classes swapped its test accuracy is below always answering the majority class."""
+    swapped = tmp_path / "swapped"
+    for split in ("train", "validation", "test"):
+        for cls, other in (("NRG", "RG"), ("RG", "NRG")):
+            shutil.copytree(trained["data"] / split / cls, swapped / split / other)
+    run = copy_run(trained, tmp_path, "guessing")
+    result = cli("report", run, "--data", swapped, "--output", tmp_path / "r.html", "--gallery", "0")
+    assert "no better than chance on the test split" in " ".join(result.stderr.split())
+    assert "no better than chance</span> on this split" in (tmp_path / "r.html").read_text()
+    sound = copy_run(trained, tmp_path, "sound")
+    cli("compare", run, sound, "--data", swapped, "--bootstrap", "50", "--html", tmp_path / "c.html")
+    html = (tmp_path / "c.html").read_text()
+    assert html.count("no better than chance</span>") == 2  # both guess on the swapped labels
+    assert 'class="best"' not in html

@@ -45,6 +45,9 @@ def build_report(run: runs.Run, split: str = "test", data=None, output: Path | N
     on_event = events.dispatcher(on_event)
     target = _target(run, output, "report.html")
     result, folder, reused = evaluation_for(run, split, data, batch_size, on_event=on_event)
+    chance = _chance(result)
+    if chance:
+        on_event.warn(f"{run.name} is no better than chance on the {split} split: {chance}")
     rows = evidence.predictions(folder)
     labels, scores = [r["label"] for r in rows], [r["p"] for r in rows]
     threshold = float(result["threshold"])
@@ -59,7 +62,7 @@ def build_report(run: runs.Run, split: str = "test", data=None, output: Path | N
     history = evidence.history(run.path)
     best = evidence.best_epoch(run.meta, history)
     page = {
-        "title": f"glaucli report: {run.name}", "run": _header(run, result, split), "split": split,
+        "title": f"glaucli report: {run.name}", "run": _header(run, result, split), "split": split, "chance": chance,
         "result": result, "metrics": _metric_rows(result), "confusion": _confusion(result["confusion"]),
         "points": points, "threshold": threshold,
         "figures": {"roc": figures.roc(labels, scores, points) if both else None,
@@ -89,8 +92,10 @@ def build_compare(entries: list[tuple[runs.Run, dict, Path]], split: str, output
             curves.append((run.name, labels, scores))
         cal = result.get("calibration") or calibration.summary(labels, scores)
         columns.append({"header": _header(run, result, split), "result": result, "ece": cal["ece"],
-                        "brier": cal["brier"]})
-    best = {name: max(c["result"]["metrics"][name] for c in columns) for name in HEADLINE}
+                        "brier": cal["brier"], "chance": _chance(result)})
+    # a model no better than chance is never the best of anything
+    best = {name: max((c["result"]["metrics"][name] for c in columns if not c["chance"]), default=None)
+            for name in HEADLINE}
     page = {"title": f"glaucli comparison on {split}", "split": split, "columns": columns, "headline": HEADLINE,
             "best": best, "roc": figures.roc_overlay(curves) if curves else None,
             "reliability": figures.reliability_overlay(all_scores),
@@ -138,6 +143,15 @@ def _header(run: runs.Run, result: dict, split: str) -> dict:
             "split_counts": result["n"], "started_at": meta.get("started_at"),
             "finished_at": meta.get("finished_at"), "versions": meta.get("versions") or {},
             "threshold_method": meta.get("threshold_method"), "temperature": calibration.temperature_of(meta)}
+
+
+def _chance(result: dict) -> str | None:
+    """metrics.chance_reason of an evaluation (one saved before it was recorded included)."""
+    from glaucli.engine import metrics as screening
+
+    if "chance_reason" in result:
+        return result["chance_reason"]
+    return screening.chance_reason(result["metrics"], result.get("ci95"), result["n"])
 
 
 def _metric_rows(result: dict) -> list[dict]:

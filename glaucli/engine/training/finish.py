@@ -29,12 +29,16 @@ def thresholds(twin, val_ds, augment: str, recipe: str) -> dict:
     return {"threshold": threshold, "threshold_method": "youden (validation)", "tta_views": views,
             "threshold_tta": screening.youden_threshold(labels, tta_scores),
             "metrics": {"validation": screening.screening_metrics(labels, scores, threshold)},
-            "scores": scores}
+            "labels": labels, "scores": scores}
 
 
-def quality_warnings(val_metrics: dict, threshold: float, scores) -> list[str]:
-    """What says a model learned nothing; never shown as a result without a word."""
+def quality_warnings(val_metrics: dict, threshold: float, labels, scores) -> list[str]:
+    """What says a model learned nothing or is no better than chance (metrics.chance_reason,
+    the judgement evaluate, report and compare make too); never shown as a result without a word."""
     import numpy as np
+
+    from glaucli.data.layout import CLASSES
+    from glaucli.engine import metrics as screening
 
     causes = ("the learning rate (--lr), too few or unbalanced training images, "
               "BatchNorm or frozen layers, or too few epochs")
@@ -45,6 +49,12 @@ def quality_warnings(val_metrics: dict, threshold: float, scores) -> list[str]:
                      f"it learned nothing; check {causes}")
     elif auc == auc and auc <= 0.55:
         found.append(f"validation AUC {auc:.3f} is at chance level: the model learned little; check {causes}")
+    elif len(set(labels)) == 2:
+        ci95 = screening.bootstrap_ci(labels, scores, threshold, n=1000)
+        counts = {cls: int(np.sum(np.asarray(labels) == i)) for i, cls in enumerate(CLASSES)}
+        reason = screening.chance_reason(val_metrics, ci95, counts)
+        if reason:
+            found.append(f"no better than chance on the validation split: {reason}")
     if threshold <= 0.0 or threshold >= 1.0:
         found.append(f"the decision threshold is {threshold:.3f}: every image gets the same verdict")
     return found

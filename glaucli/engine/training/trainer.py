@@ -222,8 +222,8 @@ def _fit(run: Path, meta: dict, model, twin, state: TrainState, phases: list[Pha
     chosen = finish.thresholds(twin, val_ds, args["augment"], args["recipe"])
     _close(cache)
     (run / feature_cache.FILE).unlink(missing_ok=True)  # left by a run stopped right after its head phase
-    scores = chosen.pop("scores")
-    warnings = finish.quality_warnings(chosen["metrics"]["validation"], chosen["threshold"], scores)
+    labels, scores = chosen.pop("labels"), chosen.pop("scores")
+    warnings = finish.quality_warnings(chosen["metrics"]["validation"], chosen["threshold"], labels, scores)
     for text in warnings:
         on_event.warn(text)
     meta["ood"] = ood.after_training(run, meta, twin, train_pairs, val_pairs, batch, on_event)
