@@ -110,7 +110,8 @@ def predict(
             if csv_writer is not None:
                 ood = row.get("ood") or {}
                 csv_writer.writerow({**row, "ood_score": ood.get("score"), "ood_cutoff": ood.get("cutoff"),
-                                     "fundus_check": ood.get("fundus_check"), "ood_flag": ood.get("flag")})
+                                     "fundus_check": ood.get("fundus_check"), "ood_flag": ood.get("flag"),
+                                     "reason": ood.get("reason")})
             if not (json_out or csv_file):
                 table_rows.append(row)
 
@@ -120,8 +121,8 @@ def predict(
     elif not json_out:
         console.emit(predictions_table(table_rows, run.name, VERDICTS))
     if flagged:
-        console.warn(f"{flagged} of {total} image(s) not assessed: not gradable fundus photographs "
-                     "(failed the fundus check or unlike the training images; --json gives the reasons)")
+        console.warn(f"{flagged} of {total} image(s) not assessed: not a fundus photograph, insufficient "
+                     "quality, or unlike the training photographs (--json gives the reason)")
     if failed:
         raise WorkError(f"{failed} of {total} image(s) could not be read; the others were predicted")
     if flagged and strict:
@@ -129,7 +130,7 @@ def predict(
 
 
 CSV_FIELDS = ["image", "probability", "label", "threshold", "verdict", "ood_score", "ood_cutoff",
-              "fundus_check", "ood_flag", "error", "explanation", "heatmap"]
+              "fundus_check", "ood_flag", "reason", "error", "explanation", "heatmap"]
 
 
 def prediction_row(answer, truth: dict) -> dict:

@@ -225,13 +225,17 @@ class Guard:
         return probs, scores
 
     def judge(self, fundus: FundusCheck | None, score: float | None) -> dict:
-        """The per-image "ood" record that predict reports."""
+        """The per-image "ood" record that predict reports; "reason" is the first answer that
+        withholds the verdict (contract.NOT_ASSESSED_REASONS), None when none does."""
         reasons = list(fundus.reasons) if fundus is not None else []
+        code = fundus.reason if fundus is not None and not fundus.ok else None
         if score is not None and score > self.cutoff:
             reasons.append(f"unlike the training images (score {score:.3g} > cut-off {self.cutoff:.3g})")
+            code = code or "unlike_training"
         return {"score": None if score is None else round(float(score), 4),
                 "cutoff": None if self.cutoff is None else round(self.cutoff, 4),
                 "fundus_check": None if fundus is None else fundus.result,
+                "reason": code, "colour_processed": bool(fundus and fundus.measures.get("colour_processed")),
                 "flag": bool(reasons), "reasons": reasons}
 
 

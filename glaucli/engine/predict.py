@@ -66,7 +66,7 @@ def predict(paths: Iterable[Path], run, threshold: float | None = None, tta: boo
     exception; a bad argument, the model or the threshold fail here, before the first image.
     `on_event`: Message and Warned on the way (calibration, a missing distribution check),
     Progress("scoring", done, total or None, "images") after each batch."""
-    from glaucli.contract import VERDICTS
+    from glaucli.contract import NOT_ASSESSED_REASONS, VERDICTS
     from glaucli.engine import calibration
     from glaucli.engine.ood import NOT_ASSESSED
     from glaucli.engine.threshold import decision_threshold, run_views
@@ -101,7 +101,8 @@ def predict(paths: Iterable[Path], run, threshold: float | None = None, tta: boo
             label = "RG" if probability >= cut else "NRG"
             answer = Prediction(scored.path, probability, label, VERDICTS[int(label == "RG")], cut, scored.ood)
             if scored.ood is not None and scored.ood["flag"]:  # no verdict; P(RG) stays for research
-                answer.label, answer.verdict = None, NOT_ASSESSED
+                answer.label = None
+                answer.verdict = NOT_ASSESSED_REASONS.get(scored.ood.get("reason"), NOT_ASSESSED)
             if explainer is not None:
                 made = explain(explainer, scored.path, Path(explain_dir), names(scored.path), probability, cut)
                 answer.explanation, answer.heatmap, answer.note = made.overlay, made.heatmap, made.note
