@@ -32,6 +32,7 @@ MIN_SATURATION = 0.1    # greyer than this is not natural colour (it may be proc
 PROCESSED_SATURATION = 0.15
 MIN_CHROMA = 6.0        # mean per-pixel max-min channel spread: less is a grey-scale picture
 MIN_SHARP_SIDE = 96     # below this many pixels a side, sharpness is not judged (too few to tell)
+NO_DETAIL = 0.02        # sharpness below this: a painted flat field, not a photograph (blur leaves more)
 MIN_COVERAGE = 0.5      # share of the fitted field of view inside the frame
 # Default cut-offs on the grade (sharpness x lit share), README "On real photographs": a
 # contrast enhancement sharpens (it amplifies fine detail and noise), so processed photos
@@ -160,7 +161,9 @@ def check_fundus(image) -> FundusCheck:
     """Is `image` (an RGB array, uint8 0-255, any size) a gradable colour fundus photograph?"""
     import numpy as np
 
-    arr = fov.strip_padding(_downscale(image))
+    arr = _downscale(image)
+    judge_sharpness = max(arr.shape[:2], default=0) >= MIN_SHARP_SIDE  # the whole image, padding and all
+    arr = fov.strip_padding(arr)
     if min(arr.shape[:2], default=0) < 8:
         return _refuse(NOT_FUNDUS, ["blank (black) image"], {})
     lum = arr @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -196,6 +199,8 @@ def check_fundus(image) -> FundusCheck:
     m["colour_processed"] = not natural
     if not (natural or sat < PROCESSED_SATURATION):
         return _refuse(NOT_FUNDUS, ["not the colours of a fundus photograph"], m)
+    if judge_sharpness and m["sharpness"] < NO_DETAIL:
+        return _refuse(NOT_FUNDUS, ["a flat field without detail (no vessels)"], m)
     words = []
     if fit is not None:
         m["coverage"] = round(_coverage(fit, lum.shape), 3)
@@ -203,7 +208,7 @@ def check_fundus(image) -> FundusCheck:
             words.append("field of view mostly cut off by the frame")
     cutoff = MIN_QUALITY_PROCESSED if m["colour_processed"] else MIN_QUALITY
     unlit = m["dark_share"] + m["glare_share"] >= UNLIT
-    if unlit or (m["quality"] < cutoff and max(lum.shape) >= MIN_SHARP_SIDE):
+    if unlit or (m["quality"] < cutoff and judge_sharpness):
         words.append(_quality_words(m))
     if words:
         return _refuse(POOR_QUALITY, words, m)

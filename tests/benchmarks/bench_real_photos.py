@@ -121,24 +121,63 @@ def auc(pos: list[float], neg: list[float]) -> float:
     return wins / max(1, len(pos) * len(neg))
 
 
+def grade_of(check) -> float:
+    """The quality grade; 0 where the check refused before grading (a blank or black frame)."""
+    return float(check.measures.get("quality") or 0.0)
+
+
+def pick_cutoff(good: list[float], gradable: list[float]) -> float:
+    """The rule behind the default: the highest cut-off (0.01 steps) that refuses at most 1 %
+    of the photos graded good and at most 5 % of the gradable ones (good + usable)."""
+    cut = 0.0
+    for step in range(1, 100):
+        c = step / 100
+        if sum(g < c for g in good) <= 0.01 * len(good) and sum(g < c for g in gradable) <= 0.05 * len(gradable):
+            cut = c
+    return cut
+
+
 def section_quality(checks: dict) -> None:
-    print("\n## Quality grade on eyeq-dev (good vs reject)\n")
+    from glaucli.data import fundus
+
+    print("\n## Quality grade on eyeq-dev (good vs reject; contrast-enhanced photos)\n")
     good, reject = checks["eyeq-dev good"], checks["eyeq-dev reject"]
-    if "quality" not in good[0].measures:
+    if not hasattr(fundus, "MIN_QUALITY_PROCESSED"):
         print("this fundus check has no quality grade")
         return
-    g = [c.measures["quality"] for c in good]
-    r = [c.measures["quality"] for c in reject]
-    print(f"AUC good vs reject: {auc(g, r):.3f} (n = {len(g)} good, {len(r)} reject)")
-    poor = lambda cs: sum(reason_of(c) == "poor_quality" for c in cs)  # noqa: E731
+    g, r = [grade_of(c) for c in good], [grade_of(c) for c in reject]
+    print(f"AUC good vs reject: {auc(g, r):.3f} (n = {len(g)} good, {len(r)} reject; not graded = 0)")
+    u = [grade_of(c) for c in checks["eyeq-dev good+usable"]]
+    print(f"highest cut-off refusing <= 1 % of good and <= 5 % of good+usable: {pick_cutoff(g, u):.2f} "
+          f"(default for colour-processed photos: {fundus.MIN_QUALITY_PROCESSED}, natural colour: {fundus.MIN_QUALITY})")
+    print("\n| cut-off | good refused | good+usable refused | reject caught |\n|---|---|---|---|")
+    for cut in (0.26, 0.28, 0.30, 0.32, 0.34, 0.36, 0.38):
+        share = lambda xs: sum(x < cut for x in xs) / len(xs)  # noqa: E731
+        print(f"| {cut:.2f} | {share(g):.1%} | {share(u):.1%} | {share(r):.1%} |")
     print("\nat the default cut-off (rows: EyeQ grade; columns: the check's answer)\n")
     print("| grade | n | pass | poor_quality | not_fundus |\n|---|---|---|---|---|")
-    for name in ("eyeq-dev good", "eyeq-dev reject"):
-        cs = checks[name]
-        nf = sum(reason_of(c) == "not_fundus" for c in cs)
-        print(f"| {name.split()[-1]} | {len(cs)} | {len(cs) - poor(cs) - nf} | {poor(cs)} | {nf} |")
     usable = checks["eyeq-dev good+usable"][len(good):]
-    print(f"| usable | {len(usable)} | {len(usable) - poor(usable)} | {poor(usable)} | - |")
+    for name, cs in (("good", good), ("usable", usable), ("reject", reject)):
+        codes = [reason_of(c) for c in cs]
+        print(f"| {name} | {len(cs)} | {codes.count('pass')} | {codes.count('poor_quality')} | {codes.count('not_fundus')} |")
+
+
+def section_natural_cutoff(checks: dict, size: int) -> None:
+    """No graded natural-colour set here: the natural cut-off sits between what must pass
+    (odir-dev, the generated fundus images) and the CC0 retina blurred by 3 % of its width."""
+    import numpy as np
+
+    from glaucli.data import fundus
+    from tests.fundus_images import fundus_variants, retina_ungradable
+
+    print(f"\n## Quality cut-off for natural colour ({fundus.MIN_QUALITY})\n")
+    odir = sorted(grade_of(c) for c in checks["odir-dev (all)"] if not c.measures.get("colour_processed"))
+    gen = [grade_of(fundus.check_fundus(np.asarray(v))) for s in (0, 1, 2) for v in fundus_variants(size, s).values()]
+    blurred = {k: grade_of(fundus.check_fundus(v)) for k, v in retina_ungradable(size).items() if k.startswith("blurred (")}
+    print(f"odir-dev in natural colour (n = {len(odir)}): lowest {odir[0]:.3f}, 1st percentile "
+          f"{odir[len(odir) // 100]:.3f}, median {odir[len(odir) // 2]:.3f}")
+    print(f"generated fundus images (n = {len(gen)}): lowest {min(gen):.3f}")
+    print("CC0 retina " + ", ".join(f"{k}: {v:.3f}" for k, v in blurred.items()))
 
 
 def section_speed(paths: list[Path], size: int) -> None:
@@ -169,6 +208,7 @@ def main() -> None:
     section_false_refusals({k: v for k, v in sets.items() if "reject" not in k}, checks)
     section_non_fundus(find_skimage(args.skimage), args.size)
     section_quality(checks)
+    section_natural_cutoff(checks, args.size)
     section_speed(sets["odir-dev (all)"], args.size)
 
 

@@ -108,3 +108,11 @@ def test_colour_pictures_on_a_dark_surround_are_not_fundus_photos():
     for arr in (blue, grey):
         result = check_fundus(arr)
         assert result.reason == NOT_FUNDUS, result
+
+
+@pytest.mark.parametrize("size", [128, 299, 512])
+def test_a_flat_painted_disc_is_not_a_fundus_photo(size):
+    """Judged on the image as handed over: the loader's black padding and the disc's black
+    surround do not shrink it below the size where sharpness can be judged."""
+    result = check_fundus(non_fundus(size)["orange disc on black"])
+    assert result.reason == NOT_FUNDUS and "without detail" in result.reasons[0], result
