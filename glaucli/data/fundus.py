@@ -118,7 +118,6 @@ def _fills_frame(lum, hue: float, sat: float, m: dict) -> bool:
 
 def _colour(arr, mask, m: dict) -> tuple[float, float]:
     """Hue and saturation of the field's mean colour, and its chroma, into `m`."""
-    import numpy as np
 
     px = arr[mask] if mask.any() else arr.reshape(-1, 3)
     rgb = px.mean(axis=0)

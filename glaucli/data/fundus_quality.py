@@ -31,7 +31,8 @@ def grade(arr, lum, mask, surround_lum: float | None, m: dict) -> float:
     weight = mask.astype(np.float32)
     # The local average inside the field only (normalised convolution): the surround's black
     # would otherwise make a bright rim of contrast along the edge.
-    local = ndimage.gaussian_filter(lum * weight, n * LOCAL) / np.maximum(ndimage.gaussian_filter(weight, n * LOCAL), 1e-3)
+    local = ndimage.gaussian_filter(lum * weight, n * LOCAL)
+    local /= np.maximum(ndimage.gaussian_filter(weight, n * LOCAL), 1e-3)
     high = lum - local
     fine = high - ndimage.gaussian_filter(high, max(0.5, FINE * n))
     median = float(np.median(lum[field]))
@@ -43,6 +44,7 @@ def grade(arr, lum, mask, surround_lum: float | None, m: dict) -> float:
         unlit |= inside - surround_lum < DARK_ABS
     dark = float(unlit.mean())
     glare = float((arr[field].min(axis=1) > 245).mean())
-    m.update(sharpness=round(sharp, 3), local_contrast=round(float(np.abs(high[field]).mean()), 2), dark_share=round(dark, 3), glare_share=round(glare, 3),
+    m.update(sharpness=round(sharp, 3), local_contrast=round(float(np.abs(high[field]).mean()), 2),
+             dark_share=round(dark, 3), glare_share=round(glare, 3),
              field_luminance=round(median, 1))
     return min(1.0, sharp) * (1 - dark - glare)

@@ -8,8 +8,15 @@ from PIL import Image, ImageFilter
 
 from glaucli.data.fundus import NOT_FUNDUS, POOR_QUALITY, check_fundus
 from glaucli.data.images import load_image, pad_square
-from tests.fundus_images import (FUNDUS_LOOKALIKES, ben_graham, fundus_variants, non_fundus, retina,
-                                 retina_gradable, retina_ungradable)
+from tests.fundus_images import (
+    FUNDUS_LOOKALIKES,
+    ben_graham,
+    fundus_variants,
+    non_fundus,
+    retina,
+    retina_gradable,
+    retina_ungradable,
+)
 
 
 def _as_loaded(arr: np.ndarray, size: int) -> np.ndarray:
