@@ -6,9 +6,10 @@ share them, so the README's numbers come from the same images the tests check.""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from glaucli.data.sample import make_fundus
 
@@ -128,3 +129,59 @@ def write(images: dict[str, np.ndarray], folder, prefix: str = "") -> list:
         Image.fromarray(arr).save(path, quality=92)
         paths.append(path)
     return paths
+
+
+# -- the CC0 real fundus photograph (tests/fixtures/README.md) ------------------------------------
+
+RETINA = Path(__file__).parent / "fixtures" / "retina.jpg"
+
+
+def retina(size: int = 512) -> np.ndarray:
+    """The real fixture photograph, square, resized to `size` (uint8 RGB)."""
+    with Image.open(RETINA) as img:
+        return np.asarray(img.convert("RGB").resize((size, size), Image.Resampling.BILINEAR))
+
+
+def field_of_view(arr: np.ndarray) -> np.ndarray:
+    """The photo's round field of view (a boolean mask), from its black surround."""
+    return arr.astype(np.float32).max(axis=2) > 20
+
+
+def ben_graham(arr: np.ndarray, outside: int = 128) -> np.ndarray:
+    """Ben Graham's Kaggle preprocessing: 4 * img - 4 * gaussian_blur(img, size / 30) + 128,
+    clipped, the outside of the field of view masked (grey 128 as he did, or black)."""
+    img = Image.fromarray(arr)
+    blur = np.asarray(img.filter(ImageFilter.GaussianBlur(arr.shape[0] / 30))).astype(np.float32)
+    out = np.clip(4 * arr.astype(np.float32) - 4 * blur + 128, 0, 255)
+    out[~field_of_view(arr)] = outside
+    return out.astype(np.uint8)
+
+
+def retina_gradable(size: int = 512) -> dict[str, np.ndarray]:
+    """Real-photo conditions a fundus check must let through (gradable fundus photographs)."""
+    base = retina(size)
+    f = base.astype(np.float32)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    grey = f.mean(axis=2, keepdims=True)
+    out = {"as is": base, "jpeg q40": _jpeg(base, 40)}
+    out["dim (x0.35)"] = (f * 0.35).astype(np.uint8)
+    out["greyish (colour halved)"] = np.clip(grey + 0.5 * (f - grey), 0, 255).astype(np.uint8)
+    out["greyish and dim"] = np.clip((grey + 0.45 * (f - grey)) * 0.5, 0, 255).astype(np.uint8)
+    out["shadowed below (x0.3)"] = (f * np.where(yy > 0.7, 0.3, 1.0)[..., None]).astype(np.uint8)
+    out["shadow gradient"] = (f * (0.25 + 0.75 * (1 - xx))[..., None]).astype(np.uint8)
+    out["hazy (washed out)"] = np.clip(0.6 * f + 60 * field_of_view(base)[..., None], 0, 255).astype(np.uint8)
+    out["contrast-enhanced, grey outside"] = ben_graham(base, 128)
+    out["contrast-enhanced, black outside"] = ben_graham(base, 0)
+    out["contrast-enhanced, jpeg q70"] = _jpeg(ben_graham(base, 0), 70)
+    return out
+
+
+def retina_ungradable(size: int = 512) -> dict[str, np.ndarray]:
+    """Fundus photographs a grader would reject: blurred, too dark."""
+    base = retina(size)
+    out = {}
+    for name, frac in (("blurred (3 % of the width)", 0.03), ("blurred (5 %)", 0.05)):
+        out[name] = np.asarray(Image.fromarray(base).filter(ImageFilter.GaussianBlur(frac * size)))
+    out["too dark (x0.04)"] = (base.astype(np.float32) * 0.04).astype(np.uint8)
+    out["blurred, contrast-enhanced"] = ben_graham(out["blurred (5 %)"], 0)
+    return out

@@ -1,56 +1,69 @@
-"""A cheap, model-free test: does this look like a colour fundus photograph at all?
+"""A cheap, model-free check: is this a colour fundus photograph, and is it gradable?
 
-A fundus photograph is a bright, roughly circular field of view on a dark
-surround, reddish-orange inside, neither black nor blown out. The test works
-on the loader's array (any size; it looks at <= 96 px) in well under a
-millisecond and needs no run. It is meant to catch the obvious cases (a
-kitchen, a screenshot, text, a blank or noisy frame) and to let real fundus
-photographs through, also dim, vignetted, or with the field of view cut by
-the frame; the distribution check (engine/ood.py) is the finer net. The
-limits are deliberately loose: README "Knowing when not to answer" lists
-them and what still passes (an orange disc drawn on black does).
+Two separate answers, each with a reason code (FundusCheck.reason):
+- "not_fundus": no round field of view on a flat (black, or processed grey) surround, and not
+  a field of view that fills the frame; or not the colours of a fundus photograph (grey-scale,
+  or a field whose mean colour is neither a fundus' red-orange nor the near-neutral grey that
+  a colour-processing leaves);
+- "poor_quality": a fundus photograph, but too little of its field is readable (too dark,
+  blurred or hazy, glare, the field mostly cut off): data/fundus_quality.py grades it.
+A colour-processed fundus photograph (contrast-enhanced, local-average subtracted: greyish
+colours that are not natural) is a fundus photograph: it passes, with measures
+["colour_processed"] = True, so callers can say so where a model was trained on natural colour.
+
+It works on the loader's array (any size; it looks at <= 128 px) in a few milliseconds and
+needs no run. The distribution check (engine/ood.py) is the finer net behind it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-WORK_SIZE = 64          # the longer side the test looks at
-PAD_LEVEL = 3           # rows/columns this dark at the edges are the loader's square padding
-UNDEREXPOSED_Y = 10     # the bright part (90th percentile of luminance) darker than this: black frame
-OVEREXPOSED_SHARE = 0.5 # more of the field than this near white (all channels > 245): blown out
-MIN_CONTRAST = 8        # the field at least this much brighter (luminance) than its surround
-SURROUND_Y = 35        # a surround is darker than this (luminance)
-DARK_CORNERS = 2        # at least this many of the 4 corners belong to the dark surround
-MIN_EDGE_RAYS = 0.12    # share of rays from the centre that end at a visible field edge
-MIN_ROUND = 0.6         # share of those edge points within ROUND_TOLERANCE of one fitted ellipse
-ROUND_TOLERANCE = 0.06  # (a square's edge strays up to 20 % from its best ellipse)
-MIN_AXES_RATIO = 0.6    # the ellipse no flatter than this (a stretched circle, not a bar)
-MIN_FILL = 0.5          # share of the fitted disc that is bright (text and rings are sparse)
-HUE_RANGE = (-35.0, 75.0)  # degrees: red through orange to yellow
-MIN_SATURATION = 0.15   # grey, white and black fields are not colour fundus photographs
-RAYS = 48
+from glaucli.data import fundus_field as fov
+from glaucli.data.fundus_quality import grade
+
+WORK_SIZE = 128         # the longer side the check looks at
+BLACK_Y = 2             # the bright part (90th percentile of luminance) darker than this: blank
+UNDEREXPOSED_Y = 10     # ... darker than this: a photograph too dark to read
+HUE_RANGE = (-50.0, 80.0)  # degrees: magenta-red through orange to yellow, a fundus' natural colour
+MIN_SATURATION = 0.1    # greyer than this is not natural colour (it may be processed)
+# Subtracting the local average leaves a field whose mean colour is the neutral offset: a
+# processed photo's field is near grey on average, however colourful pixel by pixel.
+PROCESSED_SATURATION = 0.15
+MIN_CHROMA = 6.0        # mean per-pixel max-min channel spread: less is a grey-scale picture
+MIN_SHARP_SIDE = 96     # below this many pixels a side, sharpness is not judged (too few to tell)
+NO_DETAIL = 0.02        # sharpness below this: a painted flat field, not a photograph (blur leaves more)
+MIN_COVERAGE = 0.5      # share of the fitted field of view inside the frame
+# Default cut-offs on the grade (sharpness x lit share), README "On real photographs": a
+# contrast enhancement sharpens (it amplifies fine detail and noise), so processed photos
+# need a higher grade than photos in natural colour.
+MIN_QUALITY = 0.10
+MIN_QUALITY_PROCESSED = 0.26
+UNLIT = 0.3             # this much of the field unlit or glaring: poor quality, however sharp the rest
 # A field of view that fills the whole frame (no surround) passes only when all of these hold:
 FRAME_HUE = (0.0, 50.0)
 FRAME_SATURATION = 0.2
 FRAME_FALLOFF = 10.0    # luminance: the centre brighter than the frame's edge by this much
-FRAME_DETAIL = 0.5      # mean |luminance - its 5-point blur|: vessels, not a smooth gradient
+FRAME_DETAIL = 0.5      # mean |luminance - its 5-point blur| at 64 px: vessels, not a gradient
+
+NOT_FUNDUS = "not_fundus"
+POOR_QUALITY = "poor_quality"
 
 
 @dataclass
 class FundusCheck:
     ok: bool
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)  # human words, for the clinician
     measures: dict = field(default_factory=dict)
+    reason: str | None = None  # None when ok, else NOT_FUNDUS or POOR_QUALITY
 
     @property
     def result(self) -> str:
         return "pass" if self.ok else "fail"
 
-    @property
-    def code(self) -> str | None:
-        """Why it failed, as contract.NOT_ASSESSED names it; None when it passed."""
-        return None if self.ok else "not_fundus"
+
+def _refuse(code: str, words: list[str], m: dict) -> FundusCheck:
+    return FundusCheck(False, words, m, code)
 
 
 def _downscale(image):
@@ -69,19 +82,6 @@ def _downscale(image):
     return arr.astype(np.float32)
 
 
-def _strip_padding(arr):
-    """The content box: drop edge rows/columns that are (nearly) pure black, as the loader's
-    square padding is; otherwise every padded wide photo would have 'dark corners'."""
-    import numpy as np
-
-    peak = arr.max(axis=2)
-    rows = np.flatnonzero(peak.max(axis=1) > PAD_LEVEL)
-    cols = np.flatnonzero(peak.max(axis=0) > PAD_LEVEL)
-    if rows.size == 0 or cols.size == 0:
-        return arr[:0, :0]
-    return arr[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-
-
 def _hue_saturation(rgb) -> tuple[float, float]:
     r, g, b = (float(v) for v in rgb)
     top, low = max(r, g, b), min(r, g, b)
@@ -97,52 +97,13 @@ def _hue_saturation(rgb) -> tuple[float, float]:
     return (hue - 360 if hue > 180 else hue), span / top
 
 
-def _edge_points(mask):
-    """Outermost bright pixel along RAYS rays from the mask's centroid; rays that reach the
-    frame (a field of view cut by the photo's edge) are left out. Returns (points, share)."""
-    import numpy as np
-
-    h, w = mask.shape
-    ys, xs = np.nonzero(mask)
-    cy, cx = ys.mean(), xs.mean()
-    angles = np.linspace(0, 2 * np.pi, RAYS, endpoint=False)[:, None]
-    steps = np.arange(0, np.hypot(h, w), 0.5)[None, :]
-    py, px = cy + steps * np.sin(angles), cx + steps * np.cos(angles)  # (RAYS, steps)
-    inside = (py >= 0) & (py <= h - 1) & (px >= 0) & (px <= w - 1)
-    iy = np.clip(np.rint(py).astype(int), 0, h - 1)
-    ix = np.clip(np.rint(px).astype(int), 0, w - 1)
-    bright = mask[iy, ix] & inside
-    has = bright.any(axis=1)
-    last = bright.shape[1] - 1 - np.argmax(bright[:, ::-1], axis=1)  # the outermost bright step
-    y, x = py[np.arange(RAYS), last], px[np.arange(RAYS), last]
-    # A ray whose last bright point touches the frame sees no edge there (a cut field of view).
-    seen = has & (np.minimum.reduce([y, x, h - 1 - y, w - 1 - x]) >= 1.5)
-    points = np.column_stack([x[seen], y[seen]]).astype(np.float64)
-    return points, float(seen.mean())
-
-
-def _ellipse(points):
-    """Least-squares axis-aligned ellipse A x^2 + C y^2 + D x + E y = 1 through the points:
-    (cx, cy, a, b), or None. An ellipse, not a circle: a field of view resized from a
-    non-square crop is stretched."""
-    import numpy as np
-
-    ox, oy = points.mean(axis=0)  # origin inside the ellipse, so the form "= 1" holds
-    x, y = points[:, 0] - ox, points[:, 1] - oy
-    design = np.column_stack([x * x, y * y, x, y])
-    (A, C, D, E), *_ = np.linalg.lstsq(design, np.ones_like(x), rcond=None)
-    if A <= 0 or C <= 0:
-        return None
-    g = 1 + D * D / (4 * A) + E * E / (4 * C)
-    return ox - D / (2 * A), oy - E / (2 * C), float(np.sqrt(g / A)), float(np.sqrt(g / C))
-
-
 def _fills_frame(lum, hue: float, sat: float, m: dict) -> bool:
     """A fundus cropped inside its field of view: strongly fundus-coloured, brighter in the
     middle than at the frame (illumination falls off), and with fine detail (vessels), which
     flat colours, gradients and most warm-toned scenes lack."""
     import numpy as np
 
+    lum = lum[::2, ::2] if max(lum.shape) > 64 else lum  # FRAME_DETAIL is set at 64 px
     h, w = lum.shape
     b = max(2, round(min(h, w) * 0.1))
     inner = lum[h // 4:h - h // 4, w // 4:w - w // 4]
@@ -155,66 +116,99 @@ def _fills_frame(lum, hue: float, sat: float, m: dict) -> bool:
             and m["centre_minus_frame"] >= FRAME_FALLOFF and detail >= FRAME_DETAIL)
 
 
-def _field_shape(mask, dark: int, m: dict) -> str | None:
-    """None when the bright region is a round field of view on a dark surround (possibly cut
-    by the frame), else what is wrong with it."""
+def _colour(arr, mask, m: dict) -> tuple[float, float]:
+    """Hue and saturation of the field's mean colour, and its chroma, into `m`."""
+
+    px = arr[mask] if mask.any() else arr.reshape(-1, 3)
+    rgb = px.mean(axis=0)
+    hue, sat = _hue_saturation(rgb)
+    m.update(field_rgb=[round(float(v), 1) for v in rgb], hue=round(hue, 1), saturation=round(sat, 3),
+             chroma=round(float((px.max(axis=1) - px.min(axis=1)).mean()), 1))
+    return hue, sat
+
+
+def _disc(fit, shape):
+    """The fitted field of view (its rim left out) inside the frame, as a mask."""
     import numpy as np
 
-    if dark < DARK_CORNERS or m["contrast"] < MIN_CONTRAST:
-        return "no bright field of view on a dark surround"
-    points, share = _edge_points(mask)
-    m["edge_rays"] = round(share, 3)
-    if share < MIN_EDGE_RAYS or len(points) < 6:
-        return "no visible edge of a field of view"
-    h, w = mask.shape
-    fit = _ellipse(points)
-    if fit is None:
-        return "the bright region is not a round field of view"
     cx, cy, a, b = fit
-    rho = np.hypot((points[:, 0] - cx) / a, (points[:, 1] - cy) / b)
-    round_share = float((np.abs(rho - 1) < ROUND_TOLERANCE).mean())
-    yy, xx = np.ogrid[0:h, 0:w]
-    disc = ((xx - cx) / a) ** 2 + ((yy - cy) / b) ** 2 < 1
-    fill = float(mask[disc].mean()) if disc.any() else 0.0
-    m.update(roundness=round(round_share, 3), fill=round(fill, 3), axes_ratio=round(min(a, b) / max(a, b), 3),
-             radius_share=round(max(a, b) / max(h, w), 3))
-    if (round_share < MIN_ROUND or fill < MIN_FILL or m["axes_ratio"] < MIN_AXES_RATIO
-            or not 0.2 <= m["radius_share"] <= 1.0):
-        return "the bright region is not a round field of view"
-    return None
+    yy, xx = np.ogrid[0:shape[0], 0:shape[1]]
+    return ((xx - cx) / (a * 0.97)) ** 2 + ((yy - cy) / (b * 0.97)) ** 2 < 1
+
+
+def _coverage(fit, shape) -> float:
+    """Share of the fitted field of view's area that lies inside the frame."""
+    import numpy as np
+
+    cx, cy, a, b = fit
+    h, w = shape
+    yy, xx = np.mgrid[-1:1:64j, -1:1:64j]
+    disc = xx ** 2 + yy ** 2 < 1
+    px, py = cx + xx[disc] * a, cy + yy[disc] * b
+    return float(((px >= 0) & (px <= w - 1) & (py >= 0) & (py <= h - 1)).mean())
+
+
+def _quality_words(m: dict) -> str:
+    """What makes the photo ungradable, in the words a grader would use."""
+    if m["dark_share"] + m["glare_share"] >= UNLIT:  # (also where sharpness is not judged)
+        what = "too dark" if m["dark_share"] >= m["glare_share"] else "glare"
+        return f"{what} ({m['dark_share'] + m['glare_share']:.0%} of the field unlit or blown out)"
+    return f"blurred or hazy (sharpness {m['sharpness']:.2f})"
 
 
 def check_fundus(image) -> FundusCheck:
-    """Does `image` (an RGB array, uint8 0-255, any size) look like a colour fundus photo?"""
+    """Is `image` (an RGB array, uint8 0-255, any size) a gradable colour fundus photograph?"""
     import numpy as np
 
-    arr = _strip_padding(_downscale(image))
+    arr = _downscale(image)
+    judge_sharpness = max(arr.shape[:2], default=0) >= MIN_SHARP_SIDE  # the whole image, padding and all
+    arr = fov.strip_padding(arr)
     if min(arr.shape[:2], default=0) < 8:
-        return FundusCheck(False, ["blank (black) image"], {})
+        return _refuse(NOT_FUNDUS, ["blank (black) image"], {})
     lum = arr @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    h, w = lum.shape
-    low, high = np.percentile(lum, [5, 90])
-    m: dict = {"p5_luminance": round(float(low), 1), "p90_luminance": round(float(high), 1)}
+    high = float(np.percentile(lum, 90))
+    m: dict = {"p90_luminance": round(high, 1)}
+    if high < BLACK_Y:
+        return _refuse(NOT_FUNDUS, ["blank (black) image"], m)
     if high < UNDEREXPOSED_Y:
-        return FundusCheck(False, ["underexposed (nearly black)"], m)
-    mask = lum > low + max(8.0, 0.25 * (high - low))
-    c = max(2, round(min(h, w) * 0.08))
-    corners = [np.s_[:c, :c], np.s_[:c, -c:], np.s_[-c:, :c], np.s_[-c:, -c:]]
-    # A dark corner: mostly outside the bright field, and dark as a background is (not a dim periphery).
-    dark = sum(float(mask[k].mean()) < 0.5 and float(lum[k].mean()) < SURROUND_Y for k in corners)
-    surround = float(lum[~mask].mean()) if (~mask).any() else float(high)
-    field_rgb = arr[mask].mean(axis=0) if mask.any() else np.zeros(3)
-    hue, sat = _hue_saturation(field_rgb)
-    white = float((arr[mask].min(axis=1) > 245).mean()) if mask.any() else 0.0
-    m.update(dark_corners=int(dark), field_rgb=[round(float(v), 1) for v in field_rgb],
-             hue=round(hue, 1), saturation=round(sat, 3), white_share=round(white, 3),
-             contrast=round(float(lum[mask].mean() - surround) if mask.any() else 0.0, 1))
-    reasons = []
-    if white > OVEREXPOSED_SHARE:
-        reasons.append("overexposed (washed out)")
-    if mask.any() and (not HUE_RANGE[0] <= hue <= HUE_RANGE[1] or sat < MIN_SATURATION):
-        reasons.append("not the reddish-orange of a fundus")
-    shape = _field_shape(mask, dark, m)
-    if shape and not (dark < DARK_CORNERS and _fills_frame(lum, hue, sat, m)):  # cropped inside the field
-        reasons.append(shape)
-    return FundusCheck(not reasons, reasons, m)
+        return _refuse(POOR_QUALITY, ["too dark (nearly black)"], m)
+    smooth = fov.smoothed(arr)
+    found = fov.surround(smooth, m)
+    mask, fit, shape = None, None, "no round field of view on a dark surround"
+    if found is not None:
+        mask = fov.field_mask(smooth, *found)
+        fit, shape = fov.field_shape(mask, m)
+    if mask is None or shape:
+        if found is not None:  # a surround with a field that is not round
+            return _refuse(NOT_FUNDUS, [shape], m)
+        frame = np.ones(lum.shape, bool)
+        hue, sat = _colour(arr, frame, m)
+        if not _fills_frame(lum, hue, sat, m):
+            return _refuse(NOT_FUNDUS, [shape], m)
+        mask, surround_lum = frame, 0.0
+    else:
+        hue, sat = _colour(arr, mask, m)
+        # Darkness is judged against a camera's black surround, not against a processing's grey.
+        surround_lum = m["surround_luminance"] if m["surround_luminance"] < fov.DARK_SURROUND else None
+        mask = _disc(fit, lum.shape)  # graded over the whole field of view: a shadow counts
+    m["quality"] = round(grade(arr, lum, mask, surround_lum, m), 3)
+    if m["chroma"] < MIN_CHROMA:
+        return _refuse(NOT_FUNDUS, ["grey-scale: not a colour fundus photograph"], m)
+    natural = HUE_RANGE[0] <= hue <= HUE_RANGE[1] and sat >= MIN_SATURATION
+    m["colour_processed"] = not natural
+    if not (natural or sat < PROCESSED_SATURATION):
+        return _refuse(NOT_FUNDUS, ["not the colours of a fundus photograph"], m)
+    if judge_sharpness and m["sharpness"] < NO_DETAIL:
+        return _refuse(NOT_FUNDUS, ["a flat field without detail (no vessels)"], m)
+    words = []
+    if fit is not None:
+        m["coverage"] = round(_coverage(fit, lum.shape), 3)
+        if m["coverage"] < MIN_COVERAGE:
+            words.append("field of view mostly cut off by the frame")
+    cutoff = MIN_QUALITY_PROCESSED if m["colour_processed"] else MIN_QUALITY
+    unlit = m["dark_share"] + m["glare_share"] >= UNLIT
+    if unlit or (m["quality"] < cutoff and judge_sharpness):
+        words.append(_quality_words(m))
+    if words:
+        return _refuse(POOR_QUALITY, words, m)
+    return FundusCheck(True, [], m)

@@ -164,16 +164,18 @@ class Guard:
     def judge(self, fundus: FundusCheck | None, score: float | None) -> dict:
         """The per-image "ood" record that predict reports: `reason` is the most basic failure
         (contract.NOT_ASSESSED's code: not a fundus photograph, then its quality, then unlike
-        the training photographs), `reasons` every failure in words."""
+        the training photographs), `reasons` every failure in words; `colour_processed` says the
+        photograph's colours were processed (contrast-enhanced), which the fundus check allows."""
         reasons = list(fundus.reasons) if fundus is not None else []
-        reason = fundus.code if fundus is not None else None
+        reason = fundus.reason if fundus is not None else None
         if score is not None and score > self.cutoff:
             reasons.append(f"unlike this run's training photographs (score {score:.3g} > cut-off {self.cutoff:.3g})")
             reason = reason or "unlike_training"
         return {"score": None if score is None else round(float(score), 4),
                 "cutoff": None if self.cutoff is None else round(self.cutoff, 4),
                 "fundus_check": None if fundus is None else fundus.result,
-                "flag": bool(reasons), "reason": reason, "reasons": reasons}
+                "flag": bool(reasons), "reason": reason,
+                "colour_processed": bool(fundus and fundus.measures.get("colour_processed")), "reasons": reasons}
 
 
 def flagged_summary(labels, scores, threshold: float, records: list[dict | None], guard: Guard) -> dict:

@@ -61,7 +61,7 @@ class Scored:
     path: Path
     probability: float | None = None
     error: str | None = None
-    ood: dict | None = None  # with a guard: {"score", "cutoff", "fundus_check", "flag", "reasons"}
+    ood: dict | None = None  # with a guard: {"score", "cutoff", "fundus_check", "reason", "flag", "reasons", ...}
 
 
 def _load(path: Path, size: int, fundus: bool = False):

@@ -69,7 +69,7 @@ def test_evaluate_cli_schema_files_and_gate(cli, trained, tmp_path):
     doc = json.loads(result.stdout)
     assert set(doc) == {"schema", "run", "split", "threshold", "threshold_source", "tta", "tta_views", "bootstrap", "data",
                         "external", "synthetic", "n", "metrics", "ci95", "confusion", "per_class", "calibration",
-                        "ood"}
+                        "ood", "no_better_than_chance", "chance_reason"}
     assert doc["data"]["kind"] == "folders" and doc["external"] is False
     assert doc["threshold_source"] == "validation-youden" and doc["tta"] is False
     assert doc["schema"] == 1 and doc["split"] == "test" and doc["n"] == {"NRG": 6, "RG": 6}

@@ -52,7 +52,7 @@ def test_folder_with_broken_files_exit_1_others_predicted(cli, trained, photos):
     good = [r for r in rows if "probability" in r]
     bad = [r for r in rows if "error" in r]
     assert len(good) == 3 and len(bad) == 3
-    assert all(set(r) == {"image", "probability", "label", "threshold", "verdict", "ood"} for r in good)
+    assert all(set(r) == {"image", "run", "synthetic", "probability", "label", "threshold", "verdict", "ood"} for r in good)
     assert all(r["label"] in ("RG", "NRG") and 0 <= r["probability"] <= 1 for r in good)
     assert result.stderr.count("Error:") == 4  # three files, then the summary
 
