@@ -7,10 +7,12 @@ Prints, for the fundus check (data/fundus.py):
   fundus images) and of the generated ones (tests/fundus_images.py);
 - the quality grade's AUC for good vs reject on eyeq-dev and the confusion at the default
   cut-off;
-- the time per image.
+- the time per image;
+- with --synthetic-run RUN, what a run trained on generated images does with odir-dev.
 Each section is a small function; main() calls them in turn, so more can be added.
 
     python tests/benchmarks/bench_real_photos.py [--shared ../shared] [--size 299] [--skimage DIR]
+        [--synthetic-run RUN]
 
 Images go through the one loader at --size (what predict hands the check: padded to a
 square, resized), so the figures are those of predict at that image size.
@@ -192,11 +194,36 @@ def section_speed(paths: list[Path], size: int) -> None:
     print(f"\n## Speed\n\ncheck_fundus: {per * 1000:.2f} ms per {size} px image (mean of {len(images)})")
 
 
+def section_synthetic_run(data: Path, run_arg: str | None) -> None:
+    """A run trained on `glaucli sample` images (`glaucli demo` makes one) on odir-dev: what it
+    withholds and why, and whether every verdict it gives says it comes from a synthetic model."""
+    if not run_arg:
+        print("\n## A synthetic run on real photographs\n\nskipped: give --synthetic-run RUN (e.g. glaucli demo's)")
+        return
+    from collections import Counter
+
+    from glaucli.contract import SYNTHETIC_MARK
+    from glaucli.engine.predict import predict
+    from glaucli.runs import resolve_run
+
+    labels = {row["file"]: int(row["label"]) for row in csv.DictReader(open(data / "odir-dev" / "labels.csv"))}
+    paths = sorted((data / "odir-dev" / "images").glob("*.jpg"))
+    answers = list(predict(paths, resolve_run(run_arg, Path("."))))
+    withheld = Counter(a.ood["reason"] for a in answers if a.label is None)
+    given = [a for a in answers if a.label is not None]
+    marked = sum(a.verdict.endswith(SYNTHETIC_MARK) for a in given)
+    glaucoma = sum(labels[a.path.name] for a in given)
+    print(f"\n## A synthetic run on real photographs ({run_arg})\n")
+    print(f"odir-dev: {len(given)} of {len(answers)} given a verdict ({glaucoma} of them glaucoma eyes), "
+          f"{marked} of those {len(given)} verdicts marked as a synthetic model's; withheld: {dict(withheld)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--shared", help="the shared folder (default: ../shared next to the repository)")
     parser.add_argument("--skimage", help="scikit-image's data folder (astronaut.png, retina.jpg, ...)")
     parser.add_argument("--size", type=int, default=299, help="the loader's image size (default 299)")
+    parser.add_argument("--synthetic-run", help="a run trained on glaucli sample images, e.g. glaucli demo's")
     args = parser.parse_args()
     data = find_shared(args.shared)
     if data is None:
@@ -210,6 +237,7 @@ def main() -> None:
     section_quality(checks)
     section_natural_cutoff(checks, args.size)
     section_speed(sets["odir-dev (all)"], args.size)
+    section_synthetic_run(data, args.synthetic_run)
 
 
 if __name__ == "__main__":
