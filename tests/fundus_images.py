@@ -169,6 +169,8 @@ def retina_gradable(size: int = 512) -> dict[str, np.ndarray]:
     out["greyish and dim"] = np.clip((grey + 0.45 * (f - grey)) * 0.5, 0, 255).astype(np.uint8)
     out["shadowed below (x0.3)"] = (f * np.where(yy > 0.7, 0.3, 1.0)[..., None]).astype(np.uint8)
     out["shadow gradient"] = (f * (0.25 + 0.75 * (1 - xx))[..., None]).astype(np.uint8)
+    # like ODIR's 1222_right: a deep shadow over 40 % of the field, the disc still clear
+    out["deep shadow lower left (x0.12)"] = (f * np.where(yy > xx, 0.12, 1.0)[..., None]).astype(np.uint8)
     out["hazy (washed out)"] = np.clip(0.6 * f + 60 * field_of_view(base)[..., None], 0, 255).astype(np.uint8)
     out["contrast-enhanced, grey outside"] = ben_graham(base, 128)
     out["contrast-enhanced, black outside"] = ben_graham(base, 0)

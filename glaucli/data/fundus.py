@@ -39,7 +39,10 @@ MIN_COVERAGE = 0.5      # share of the fitted field of view inside the frame
 # need a higher grade than photos in natural colour.
 MIN_QUALITY = 0.10
 MIN_QUALITY_PROCESSED = 0.26
-UNLIT = 0.3             # this much of the field unlit or glaring: poor quality, however sharp the rest
+# Half the field unlit or glaring: poor quality, however sharp the rest. A shadow over a third
+# of the field still leaves the disc readable (a gradable ODIR photo was 35 % unlit), and no
+# EyeQ reject was more than 12 % unlit: blur and haze make them ungradable, which the grade reads.
+UNLIT = 0.5
 # A field of view that fills the whole frame (no surround) passes only when all of these hold:
 FRAME_HUE = (0.0, 50.0)
 FRAME_SATURATION = 0.2
