@@ -163,3 +163,37 @@ def test_two_collections_with_same_named_labels_keep_both_evaluations(cli, train
     assert len(folders) == 2 and all(f.name.startswith("labels-") for f in folders)
     totals = sorted(sum(json.loads((f / "metrics.json").read_text())["n"].values()) for f in folders)
     assert totals == [6, 10]
+
+
+# -- 5. models load from .keras zips only -------------------------------------------------------
+
+def test_h5_and_savedmodel_folders_are_refused(cli, trained, tmp_path):
+    import zipfile
+
+    from glaucli.engine.scoring import load_model
+    from glaucli.errors import InputError
+
+    image = sorted((trained["data"] / "test" / "RG").glob("*.jpg"))[0]
+    h5 = tmp_path / "model.h5"
+    h5.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
+    result = cli("predict", image, "--model", h5, code=3)
+    assert ".keras" in error_line(result) and "model.save" in result.stderr
+    zipped_h5 = tmp_path / "zipped.h5"  # a zip with another suffix is refused by name, not content
+    shutil.copy(trained["run"] / "best.keras", zipped_h5)
+    assert zipfile.is_zipfile(zipped_h5)
+    with pytest.raises(InputError, match="not a .keras model file"):
+        load_model(zipped_h5)
+    saved = tmp_path / "saved_model_dir"
+    saved.mkdir()
+    (saved / "saved_model.pb").write_bytes(b"pb")
+    with pytest.raises(InputError, match="is a folder"):
+        load_model(saved)
+
+
+def test_the_keras_floor_has_no_known_safe_mode_bypass():
+    import re
+    import tomllib
+
+    deps = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["dependencies"]
+    floor = next(re.match(r"keras>=(\d+)\.(\d+)", d) for d in deps if d.startswith("keras"))
+    assert (int(floor[1]), int(floor[2])) >= (3, 14)
