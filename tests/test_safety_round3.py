@@ -197,3 +197,15 @@ def test_the_keras_floor_has_no_known_safe_mode_bypass():
     deps = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["dependencies"]
     floor = next(re.match(r"keras>=(\d+)\.(\d+)", d) for d in deps if d.startswith("keras"))
     assert (int(floor[1]), int(floor[2])) >= (3, 14)
+
+
+# -- 6. an unusable runs or data folder is exit 3 ----------------------------------------------
+
+def test_a_runs_or_data_dir_that_is_a_file_is_exit_3(cli, tmp_path, monkeypatch):
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x")
+    assert "is a file" in error_line(cli("runs", "--runs-dir", a_file, code=3))
+    monkeypatch.setenv("GLAUCLI_RUNS_DIR", str(a_file))
+    cli("runs", code=3)
+    monkeypatch.setenv("GLAUCLI_DATA_DIR", str(a_file))
+    assert "GLAUCLI_DATA_DIR" in error_line(cli("data", code=3))
