@@ -1,5 +1,6 @@
 """Where glaucli reads and writes (the data and runs directories) and the numeric settings
-read from the environment; garbage in a variable is a usage error naming it (exit 2)."""
+read from the environment; garbage in a variable is a usage error naming it (exit 2), a
+data or runs folder that is a file an unusable input path (exit 3)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ import math
 import os
 from pathlib import Path
 
-from glaucli.errors import UsageError
+from glaucli.errors import InputError, UsageError
 
 
 def _folder(override: Path | None, variable: str, option: str, default: str) -> Path:
     path = Path(override or os.environ.get(variable) or default)
     if path.exists() and not path.is_dir():
         where = option if override else f"{variable}={path}" if os.environ.get(variable) else option
-        raise UsageError(f"{where}: {path} is a file, not a folder",
+        raise InputError(f"{where}: {path} is a file, not a folder",
                          hint=f"point {option} (or {variable}) at a folder")
     return path
 

@@ -117,6 +117,15 @@ class Run:
     def threshold(self) -> float:
         return meta_threshold(self.meta, self.path)
 
+    def inputs(self) -> list[Path]:
+        """What using the run reads: its folder, model, meta.json and the other files in it
+        (inputs, which no output may name: safety.not_an_input)."""
+        try:
+            inside = [p for p in self.path.iterdir() if p.is_file()] if self.path.is_dir() else []
+        except OSError:
+            inside = []
+        return [self.path, self.model_path, self.path / META, *inside]
+
 
 def is_threshold(value) -> bool:
     """The one range rule for a decision threshold: a finite real number in [0, 1] (not a bool).

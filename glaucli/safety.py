@@ -63,11 +63,12 @@ def not_an_input(output: Path, inputs: Iterable[Path], option: str) -> None:
                              hint=f"choose another {option} path")
 
 
-def may_replace(target: Path, is_ours, option: str, force: bool = False) -> None:
-    """Refuse (exit 2) to replace an existing `target` glaucli did not write: `is_ours(target)`
-    says whether it holds the kind being written (e.g. a previous export). Empty folders and
-    missing paths are always fine; `force` allows replacing a file, never a non-empty folder
-    glaucli did not write."""
+def may_replace(target: Path, is_ours=None, option: str = "--output", force: bool = False,
+                forceable: bool = True) -> None:
+    """Refuse (exit 2) to replace an existing `target` glaucli did not write. For a file the proof
+    is its provenance record (`wrote`); `is_ours(target)` may add another (a previous export
+    folder). Empty folders and missing paths are always fine; `force` allows replacing a file,
+    never a non-empty folder glaucli did not write."""
     if not target.exists() and not target.is_symlink():
         return
     if target.is_dir() and not target.is_symlink():
@@ -75,14 +76,109 @@ def may_replace(target: Path, is_ours, option: str, force: bool = False) -> None
             empty = not any(target.iterdir())
         except OSError:
             empty = False
-        if empty or is_ours(target):
+        if empty or (is_ours is not None and is_ours(target)):
             return
         raise UsageError(f"{option} {target} is an existing folder glaucli did not write; refusing to replace it",
                          hint=f"choose a new {option} path (a previous glaucli output there is replaced)")
-    if force or is_ours(target):
+    if force or wrote(target) or (is_ours is not None and is_ours(target)):
         return
     raise UsageError(f"{option} {target} exists and is not a file glaucli wrote; refusing to replace it",
-                     hint=f"choose another {option} path, or pass --force to replace it")
+                     hint=f"choose another {option} path" + (", or pass --force to replace it" if forceable else ""))
+
+
+# -- provenance: the proof that glaucli wrote a file -------------------------------------------
+
+LEDGER = ".glaucli-written.jsonl"  # one per folder glaucli writes into: {"name", "sha256"} per line
+
+
+def _sha256(path: Path) -> str | None:
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+class Ledger:
+    """The provenance record of one folder: the name and sha256 of every file glaucli wrote
+    there (the last line for a name wins). A file is glaucli's when its bytes still hash to
+    what was recorded: a user's own file of the same name, or one they edited since, is not."""
+
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / LEDGER
+        self._entries: dict[str, str] | None = None
+
+    @property
+    def entries(self) -> dict[str, str]:
+        if self._entries is None:
+            self._entries = {}
+            try:
+                lines = self.path.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError):
+                lines = []
+            for line in lines:
+                try:
+                    item = json.loads(line)
+                    self._entries[str(item["name"])] = str(item["sha256"])
+                except (ValueError, TypeError, KeyError):
+                    continue  # a torn or foreign line proves nothing
+        return self._entries
+
+    def proves(self, path: Path) -> bool:
+        recorded = self.entries.get(Path(path).name)
+        return recorded is not None and path.is_file() and not path.is_symlink() and _sha256(path) == recorded
+
+    def record(self, path: Path) -> None:
+        digest = _sha256(path)
+        if digest is None:
+            return
+        line = json.dumps({"name": Path(path).name, "sha256": digest}) + "\n"
+        with open(self.path, "a", encoding="utf-8") as fh:  # one short append: no torn rewrite
+            fh.write(line)
+        self.entries[Path(path).name] = digest
+
+
+def wrote(path: Path) -> bool:
+    """Whether glaucli can prove it wrote the file at `path` (its folder's ledger says so)."""
+    path = Path(path)
+    return Ledger(path.parent).proves(path)
+
+
+def record_written(path: Path, ledger: Ledger | None = None) -> None:
+    """Note in `path`'s folder that glaucli wrote it: what a later run may then replace."""
+    (ledger or Ledger(Path(path).parent)).record(Path(path))
+
+
+@contextmanager
+def owned_path(target: Path, ledger: Ledger | None = None) -> Iterator[Path]:
+    """atomic_path, then the provenance record: for every file glaucli writes where a user's
+    files may be (an --output, --csv or --explain the user named)."""
+    with atomic_path(target) as tmp:
+        yield tmp
+    record_written(target, ledger)
+
+
+def replaceable(targets: Iterable[Path], option: str, force: bool = False, ledger: Ledger | None = None) -> None:
+    """Before any work: each of `targets` (files a command is about to write) is missing, or a
+    file glaucli provably wrote, or `force`; else a refusal (exit 2) naming the first.
+    `ledger`: the already-read record of the targets' folder (a loop over many files)."""
+    ledgers: dict[Path, Ledger] = {ledger.path.parent: ledger} if ledger is not None else {}
+    for target in targets:
+        target = Path(target)
+        if not target.exists() and not target.is_symlink():
+            continue
+        if target.is_dir() and not target.is_symlink():
+            raise UsageError(f"{option}: {target} is a folder where glaucli writes a file; refusing to replace it",
+                             hint=f"choose another {option} folder")
+        ledger = ledgers.setdefault(target.parent, Ledger(target.parent))
+        if not (force or ledger.proves(target)):
+            raise UsageError(f"{option}: {target} exists and is not a file glaucli wrote; refusing to replace it",
+                             hint=f"choose another (or an empty) {option} folder")
 
 
 # -- files glaucli writes and reads back ------------------------------------------------------
@@ -136,15 +232,16 @@ def read_json_object(path: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def output_file(path: Path, inputs: Iterable[Path], option: str, suffixes: tuple[str, ...],
-                force: bool = False) -> None:
-    """An output file: not an input, not a folder, and replacing only a file of its own kind
-    (by suffix, e.g. a previous .csv) unless `force`."""
+def output_file(path: Path, inputs: Iterable[Path], option: str, suffixes: tuple[str, ...] = (),
+                force: bool | None = None) -> None:
+    """An output file: not an input, not a folder, and replacing only a file glaucli provably
+    wrote (its provenance record) unless `force` (None: the command has no --force). `suffixes`
+    is kept for the callers' sake: a suffix proves nothing."""
     if path.is_dir():
         raise UsageError(f"{option} {path} is a folder; give a file name")
-    if path.exists():
+    if path.exists() or path.is_symlink():
         not_an_input(path, inputs, option)
-    may_replace(path, lambda p: p.suffix.lower() in suffixes, option, force)
+    may_replace(path, None, option, force, forceable=force is not None)
 
 
 def memory_bytes() -> int:

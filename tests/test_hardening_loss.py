@@ -54,7 +54,9 @@ def test_export_onto_the_run_itself_is_refused(cli, run_copy, where, fmt):
 
 def test_export_file_formats_replace_only_previous_exports(cli, run_copy, tmp_path):
     from glaucli.engine.export import output_path
+    from glaucli.errors import UsageError
     from glaucli.runs import resolve_run
+    from glaucli.safety import record_written
 
     photo = tmp_path / "eye.jpg"
     photo.write_bytes(b"\xff\xd8 a photograph")
@@ -68,6 +70,7 @@ def test_export_file_formats_replace_only_previous_exports(cli, run_copy, tmp_pa
 
     run = resolve_run(run_copy, tmp_path)
     (tmp_path / "old.tflite").write_bytes(b"a previous export")
+    record_written(tmp_path / "old.tflite")  # its provenance record: a suffix alone proves nothing
     assert output_path(run, "tflite", tmp_path / "old.tflite") == tmp_path / "old.tflite"
     folder = tmp_path / "exports"
     folder.mkdir()
@@ -76,6 +79,9 @@ def test_export_file_formats_replace_only_previous_exports(cli, run_copy, tmp_pa
     previous.mkdir()
     (previous / "saved_model.pb").write_bytes(b"pb")
     (previous / "meta.json").write_text(json.dumps({"schema": 1, "run": "x", "format": "saved-model"}))
+    with pytest.raises(UsageError):  # looks like an export, but nothing proves glaucli wrote it
+        output_path(run, "saved-model", previous)
+    record_written(previous / "meta.json")
     assert output_path(run, "saved-model", previous) == previous
 
 
@@ -94,7 +100,7 @@ def test_predict_csv_onto_an_input_image_keeps_the_photo(cli, trained, tmp_path)
         assert photo.read_bytes() == before
 
 
-def test_predict_csv_replaces_only_a_csv(cli, trained, tmp_path):
+def test_predict_csv_replaces_only_its_own_csv(cli, trained, tmp_path):
     image = sorted((trained["data"] / "test" / "NRG").glob("*.jpg"))[0]
     notes = tmp_path / "notes.md"
     notes.write_text("# my notes")
@@ -102,9 +108,13 @@ def test_predict_csv_replaces_only_a_csv(cli, trained, tmp_path):
     assert notes.read_text() == "# my notes"
     cli("predict", image, "--model", trained["run"], "--csv", tmp_path, code=2)  # a folder
     old = tmp_path / "results.csv"
-    old.write_text("image,probability\nold,0.1\n")
-    cli("predict", image, "--model", trained["run"], "--csv", old)
-    assert str(image) in old.read_text()
+    old.write_text("image,probability\nold,0.1\n")  # a user's own CSV: kept
+    cli("predict", image, "--model", trained["run"], "--csv", old, code=2)
+    assert old.read_text() == "image,probability\nold,0.1\n"
+    ours = tmp_path / "ours.csv"
+    cli("predict", image, "--model", trained["run"], "--csv", ours)
+    cli("predict", image, "--model", trained["run"], "--csv", ours)  # glaucli's own: replaced
+    assert str(image) in ours.read_text()
 
 
 # -- download --name / train --name ---------------------------------------------------------

@@ -52,6 +52,7 @@ def predict(
         raise UsageError("--json and --csv exclude each other")
     options.refuse_stdout(explain, "--explain")
     truth: dict[Path, str] = {}
+    read: list[Path] = []  # the files the command reads besides the images: no output may name one
     if data is not None or labels is not None:
         if inputs:
             raise UsageError("give images or --data, not both")
@@ -62,6 +63,7 @@ def predict(
         found = resolve(options.data_spec(data, labels, classes, image_column, label_column, split_column,
                                           skip_missing), config.data_dir(None))
         options.announce(found)
+        read += found.sources()
         pairs = found.require(split)
         paths = [p for p, _ in pairs]
         truth = {p: CLASSES[y] for p, y in pairs}
@@ -73,11 +75,17 @@ def predict(
         from glaucli.errors import InputError
 
         raise InputError("no image files found in " + ", ".join(inputs or [str(data)]))
+    run = resolve_run(model, config.runs_dir(runs_dir))
+    read += run.inputs()
     if csv_file is not None and not options.is_stdout(csv_file):
         from glaucli.safety import output_file
 
-        output_file(csv_file, paths, "--csv", (".csv", ".txt"))  # never over a photo or another file
-    run = resolve_run(model, config.runs_dir(runs_dir))
+        # never over a photo, the labels or manifest, the model, or a file glaucli did not write
+        output_file(csv_file, [*paths, *read], "--csv", (".csv", ".txt"))
+    if explain is not None:
+        from glaucli.engine.explain import check_explain_dir
+
+        check_explain_dir(paths, explain)  # before any work: a user's PNG of an output's name stays
     # A bar only for more than one batch; it shows from the first batch on.
     show = EventPrinter({"scoring": "Predicting" if len(paths) > batch_size else None})
     answers = run_predict(paths, run, threshold, tta, batch_size, not no_ood_check, explain, on_event=show)
@@ -91,7 +99,12 @@ def predict(
         json_array = stack.enter_context(console.JsonArray()) if json_out else None
         csv_writer = None
         if csv_file:
-            fh = sys.stdout if options.is_stdout(csv_file) else stack.enter_context(open(csv_file, "w", newline=""))
+            if options.is_stdout(csv_file):
+                fh = sys.stdout
+            else:  # a temp file renamed into place, then the provenance record
+                from glaucli.safety import owned_path
+
+                fh = stack.enter_context(open(stack.enter_context(owned_path(csv_file)), "w", newline=""))
             csv_writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS + (["true_label"] if truth else []),
                                         extrasaction="ignore")
             csv_writer.writeheader()

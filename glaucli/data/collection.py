@@ -114,6 +114,11 @@ class Collection:
             self._fingerprint = digest.hexdigest()[:16]
         return self._fingerprint
 
+    def sources(self) -> list[Path]:
+        """The files and folders this collection was read from (the tree or manifest, the
+        labels CSV): inputs, which no output may name (safety.not_an_input)."""
+        return [Path(p) for p in (self.root, self.spec.path, self.spec.labels) if p is not None]
+
     def describe(self) -> dict:
         """The `data` record of meta.json and metrics.json."""
         return {"path": str(self.root.resolve()), "kind": self.kind, "fingerprint": self.fingerprint(),

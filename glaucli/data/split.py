@@ -11,7 +11,7 @@ from pathlib import Path
 
 from glaucli.data.labels import CLASSES
 from glaucli.errors import InputError, UsageError
-from glaucli.safety import atomic_path
+from glaucli.safety import owned_path
 
 
 def assign(labels: list[int], val: float, test: float, seed: int, groups: list[str] | None = None) -> list[str]:
@@ -58,7 +58,7 @@ def write_manifest_csv(dest: Path, entries: list[tuple[Path, int, str]], groups:
         raise InputError(f"{dest} already exists", hint="choose a new file name; glaucli never writes over files")
     dest.parent.mkdir(parents=True, exist_ok=True)
     base = dest.resolve().parent
-    with atomic_path(dest) as tmp, open(tmp, "w", newline="") as fh:
+    with owned_path(dest) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["path", "label", "split"] + (["group"] if groups else []))
         for i, (path, label, split) in enumerate(entries):

@@ -16,7 +16,7 @@ from glaucli.engine.scoring import load_model, scored_pairs
 from glaucli.engine.threshold import decision_threshold, run_views
 from glaucli.errors import UsageError
 from glaucli.runs import Run, check_threshold, run_collection
-from glaucli.safety import atomic_path, write_json_atomic
+from glaucli.safety import Ledger, dumps, owned_path, replaceable
 
 
 def parse_gate(text: str | None) -> dict[str, float]:
@@ -63,6 +63,7 @@ def evaluate(run: Run, data: Path | collections.DataSpec | None = None, split: s
     on_event = events.dispatcher(on_event)
     if output is not None and output.exists() and not output.is_dir():
         raise UsageError(f"--output {output} is a file; give a folder")
+    check_output(output)
     found = assess(run, data, split, threshold, target_specificity, tta, bootstrap, batch_size, ood_check,
                    on_event=on_event)
     return found.result, save_evaluation(found, output, on_event=on_event)
@@ -128,23 +129,39 @@ def assess(run: Run, data: Path | collections.DataSpec | None = None, split: str
         from glaucli.engine.ood import flagged_summary
 
         result["ood"] = flagged_summary(labels, scores, threshold, [s.ood for s in scored], guard)
-    folder = eval_folder_name(split, dataset.root.stem if external else None, tta, threshold_given,
+    folder = eval_folder_name(split, collection_label(dataset) if external else None, tta, threshold_given,
                               target_specificity)
     return Evaluation(result, run, pairs, raw, scores, flags if guard is not None else None, folder)
+
+
+OUTPUTS = ("metrics.json", "predictions.csv", "confusion_matrix.png", "confusion_matrix_normalized.png",
+           "roc.png", "pr.png", "calibration.png")  # every file an evaluation writes into its folder
+
+
+def check_output(output: Path | None) -> None:
+    """Before any work: an --output folder may hold anything, but a file there carrying one of
+    OUTPUTS' names is replaced only if glaucli provably wrote it; else a refusal (exit 2).
+    The run's own eval/ folders (no --output) are glaucli's and are not checked."""
+    if output is not None and output.is_dir():
+        replaceable((output / name for name in OUTPUTS), "--output")
 
 
 def save_evaluation(found: Evaluation, output: Path | None = None, *,
                     on_event: events.Listeners = None) -> Path:
     """Write metrics.json, predictions.csv and the plots into `output` (default: the run's
-    eval/<setting>/ folder); returns the folder. A plot that fails is Warned, not raised."""
+    eval/<setting>/ folder); returns the folder. A plot that fails is Warned, not raised.
+    Every file goes through a temp file and gets a provenance record (safety.owned_path)."""
     on_event = events.dispatcher(on_event)
+    check_output(output)
     result, threshold = found.result, found.result["threshold"]
     labels = [y for _, y in found.pairs]
     out = output or found.run.path / "eval" / found.folder
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "metrics.json", result)
+    ledger = Ledger(out)
+    with owned_path(out / "metrics.json", ledger) as tmp:
+        tmp.write_text(dumps(result) + "\n", encoding="utf-8")
     flags = found.flags or [None] * len(found.pairs)
-    with atomic_path(out / "predictions.csv") as tmp, open(tmp, "w", newline="") as fh:
+    with owned_path(out / "predictions.csv", ledger) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["file", "true_label", "probability", "predicted_label", "verdict", "ood_flag"])
         for (path, y), p, flag in zip(found.pairs, found.scores, flags):
@@ -152,19 +169,31 @@ def save_evaluation(found: Evaluation, output: Path | None = None, *,
             writer.writerow([str(path), CLASSES[y], f"{p:.6f}", CLASSES[pred], VERDICTS[pred],
                              "" if flag is None else int(flag)])
     try:
-        plot_all(out, labels, found.scores, threshold, result["confusion"])
+        plot_all(out, labels, found.scores, threshold, result["confusion"], ledger)
         temperature = calibration.temperature_of(found.run.meta)
-        calibration.plot(out / "calibration.png", labels, found.scores, before=found.raw if temperature else None)
+        with owned_path(out / "calibration.png", ledger) as tmp:
+            calibration.plot(tmp, labels, found.scores, before=found.raw if temperature else None)
     except Exception as exc:  # noqa: BLE001 - a plot never fails an evaluation
         on_event.warn(f"plots not written ({type(exc).__name__}: {exc})")
     return out
+
+
+def collection_label(dataset: collections.Collection) -> str:
+    """An external collection's part of its eval folder name: its name (the tree's folder or the
+    CSV's stem) and a short hash of where it is (the resolved tree, manifest and labels CSV),
+    so two collections whose files share a name (a/labels.csv, b/labels.csv) never share a folder."""
+    import hashlib
+
+    where = "\n".join(str(Path(p).resolve()) for p in dataset.sources())
+    return f"{dataset.root.stem}-{hashlib.sha256(where.encode()).hexdigest()[:8]}"
 
 
 def eval_folder_name(split: str, collection: str | None = None, tta: bool = False,
                      threshold: float | None = None, target_specificity: float | None = None) -> str:
     """RUN/eval/<name>: the split (after the collection's name when it is not the run's own
     data), then what changed the figures: `test`, `test-tta`, `test-t0.3`, `test-spec0.95`,
-    `other-all-tta`... One folder per setting, so no evaluation overwrites another."""
+    `other-1a2b3c4d-all-tta`... One folder per setting and collection, so no evaluation
+    overwrites another."""
     parts = [collection, split] if collection else [split]
     if tta:
         parts.append("tta")
@@ -175,7 +204,7 @@ def eval_folder_name(split: str, collection: str | None = None, tta: bool = Fals
     return "-".join(parts)
 
 
-def plot_all(out: Path, labels, scores, threshold: float, confusion: dict) -> None:
+def plot_all(out: Path, labels, scores, threshold: float, confusion: dict, ledger: Ledger | None = None) -> None:
     """confusion_matrix.png (counts), confusion_matrix_normalized.png (row %), roc.png, pr.png.
     scikit-learn's orientation: rows = true label, columns = predicted."""
     import matplotlib
@@ -192,7 +221,8 @@ def plot_all(out: Path, labels, scores, threshold: float, confusion: dict) -> No
                                                 normalize=normalize, cmap="Blues", ax=ax, colorbar=False)
         ax.set_title(("Row-normalised " if normalize else "") + f"confusion matrix (t = {threshold:.3f})")
         fig.tight_layout()
-        fig.savefig(out / name, dpi=110)
+        with owned_path(out / name, ledger) as tmp:
+            fig.savefig(tmp, dpi=110)
         plt.close(fig)
     if len(set(labels)) == 2:
         fig, ax = plt.subplots(figsize=(4.6, 4.2))
@@ -205,12 +235,14 @@ def plot_all(out: Path, labels, scores, threshold: float, confusion: dict) -> No
         ax.plot([0, 1], [0, 1], ":", color="grey")
         ax.legend(loc="lower right", fontsize=8)
         fig.tight_layout()
-        fig.savefig(out / "roc.png", dpi=110)
+        with owned_path(out / "roc.png", ledger) as tmp:
+            fig.savefig(tmp, dpi=110)
         plt.close(fig)
         fig, ax = plt.subplots(figsize=(4.6, 4.2))
         PrecisionRecallDisplay.from_predictions(labels, scores, ax=ax, name="model")
         ax.set_xlabel("sensitivity / recall (RG)")
         ax.set_ylabel("precision / PPV (RG)")
         fig.tight_layout()
-        fig.savefig(out / "pr.png", dpi=110)
+        with owned_path(out / "pr.png", ledger) as tmp:
+            fig.savefig(tmp, dpi=110)
         plt.close(fig)

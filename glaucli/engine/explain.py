@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glaucli.data.images import load_image
-from glaucli.safety import atomic_path
+from glaucli.safety import Ledger, owned_path, replaceable
 
 FLAT = "no attribution (flat map)"
 MIN_SIDE = 512  # overlays are at least this many px on the long side
@@ -114,10 +114,12 @@ def explainer_for(model, meta: dict):
 
 
 def explain(explainer, path: Path, out_dir: Path, name: str, probability: float | None = None,
-            threshold: float | None = None) -> Explanation:
+            threshold: float | None = None, ledger: Ledger | None = None) -> Explanation:
     """Write `<name>_gradcam.png` (the overlay with P(RG), the verdict and a colour bar) and
     `<name>_heatmap.png` (the raw map, 8-bit grayscale at the photo's size) into `out_dir`.
-    The map explains the verdict: RG evidence for an RG verdict, NRG evidence otherwise."""
+    The map explains the verdict: RG evidence for an RG verdict, NRG evidence otherwise.
+    A file of either name that glaucli did not write is refused (exit 2), never replaced;
+    `ledger`: the folder's provenance record, read once for a loop over many photos."""
     import numpy as np
     from PIL import Image
 
@@ -127,10 +129,27 @@ def explain(explainer, path: Path, out_dir: Path, name: str, probability: float 
     heat = photo_sized(explainer.heatmap_of(path, explain_rg), photo.shape[:2])
     flat = not np.any(heat > 0)
     out_dir.mkdir(parents=True, exist_ok=True)
-    heat_path, overlay_path = out_dir / f"{name}_heatmap.png", out_dir / f"{name}_gradcam.png"
-    _save_png(Image.fromarray(np.round(heat * 255).astype("uint8"), mode="L"), heat_path)
-    _draw_overlay(photo, heat, overlay_path, probability, cut, explain_rg, flat)
+    heat_path, overlay_path = explain_targets(out_dir, name)
+    ledger = ledger if ledger is not None and ledger.path.parent == out_dir else Ledger(out_dir)
+    replaceable([heat_path, overlay_path], "--explain", ledger=ledger)
+    _save_png(Image.fromarray(np.round(heat * 255).astype("uint8"), mode="L"), heat_path, ledger)
+    _draw_overlay(photo, heat, overlay_path, probability, cut, explain_rg, flat, ledger=ledger)
     return Explanation(overlay_path, heat_path, flat)
+
+
+def explain_targets(out_dir: Path, name: str) -> tuple[Path, Path]:
+    """The two files explain() writes for one photo: (heatmap, overlay)."""
+    return out_dir / f"{name}_heatmap.png", out_dir / f"{name}_gradcam.png"
+
+
+def check_explain_dir(paths, out_dir: Path) -> None:
+    """Before any work: refuse (exit 2) when a file predict --explain would write for `paths`
+    is already in `out_dir` and glaucli did not write it (the names OutputNames will give)."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return
+    names, ledger = OutputNames(), Ledger(out_dir)
+    replaceable((t for p in paths for t in explain_targets(out_dir, names(Path(p)))), "--explain", ledger=ledger)
 
 
 def photo_sized(heat, shape):
@@ -146,7 +165,7 @@ def photo_sized(heat, shape):
     return np.clip(np.asarray(img.crop((left, top, left + w, top + h))), 0.0, 1.0)
 
 
-def _draw_overlay(photo, heat, out: Path, probability, threshold, explain_rg, flat, alpha=0.6):
+def _draw_overlay(photo, heat, out: Path, probability, threshold, explain_rg, flat, alpha=0.6, ledger=None):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -185,14 +204,14 @@ def _draw_overlay(photo, heat, out: Path, probability, threshold, explain_rg, fl
              color="tab:red" if flat else "dimgray")
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with atomic_path(out) as tmp:
+        with owned_path(out, ledger) as tmp:
             fig.savefig(tmp, dpi=100, format="png")
     finally:
         plt.close(fig)
 
 
-def _save_png(image, out: Path) -> None:
-    with atomic_path(out) as tmp:
+def _save_png(image, out: Path, ledger=None) -> None:
+    with owned_path(out, ledger) as tmp:
         image.save(tmp, format="PNG")
 
 

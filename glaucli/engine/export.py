@@ -18,7 +18,7 @@ from glaucli.contract import RESEARCH_NOTE, SCHEMA
 from glaucli.data.labels import CLASSES
 from glaucli.errors import InputError, UsageError, WorkError
 from glaucli.runs import Run, run_collection
-from glaucli.safety import swap_into_place, write_json_atomic
+from glaucli.safety import dumps, owned_path, record_written, swap_into_place
 
 FORMATS = {"saved-model": "", "tflite": ".tflite", "onnx": ".onnx"}
 TOLERANCE = {False: 1e-4, True: 1e-2}  # float32, float16 weights
@@ -113,11 +113,17 @@ def _sidecar(target: Path, fmt: str) -> Path:
     return target / "meta.json" if fmt == "saved-model" else target.with_suffix(".meta.json")
 
 
-def _is_export(path: Path, fmt: str) -> bool:
-    """A previous glaucli export of this format (the only thing an export may replace)."""
+def _is_export(path: Path, fmt: str, in_run: bool = False) -> bool:
+    """A previous glaucli export of this format (the only thing an export may replace): its
+    provenance record proves it (safety.wrote; for a SavedModel folder, that of the meta.json
+    inside). `in_run`: the default target inside the run's own export/ folder, which glaucli
+    made, so an export from before provenance records still counts there."""
+    from glaucli.safety import wrote
+
     if fmt == "saved-model":
-        return (path / "saved_model.pb").is_file() and _is_sidecar(path / "meta.json")
-    return path.is_file() and path.suffix == FORMATS[fmt]
+        return (path / "saved_model.pb").is_file() and (wrote(path / "meta.json")
+                                                          or in_run and _is_sidecar(path / "meta.json"))
+    return path.is_file() and in_run and path.suffix == FORMATS[fmt]
 
 
 def _is_sidecar(path: Path) -> bool:
@@ -129,7 +135,7 @@ def _is_sidecar(path: Path) -> bool:
 
 def output_path(run: Run, fmt: str, output: Path | None, float16: bool = False, force: bool = False) -> Path:
     """Where the export goes, checked before any work: never the run itself or a folder holding
-    it, never over something that is not a previous export (files: unless `force`). A file
+    it, never over something glaucli cannot prove it wrote (files: unless `force`). A file
     format given an existing folder goes inside it under the default name."""
     from glaucli.safety import may_replace, not_an_input
 
@@ -137,10 +143,11 @@ def output_path(run: Run, fmt: str, output: Path | None, float16: bool = False, 
     target = output if output is not None else run.path / "export" / default
     if fmt != "saved-model" and target.is_dir():
         target = target / default
-    not_an_input(target, [run.path, run.model_path, run.path / "meta.json", run.path / "last.keras"], "--output")
-    may_replace(target, lambda t: _is_export(t, fmt), "--output", force)
+    in_run = output is None
+    not_an_input(target, run.inputs(), "--output")
+    may_replace(target, lambda t: _is_export(t, fmt, in_run), "--output", force)
     if fmt != "saved-model":
-        may_replace(_sidecar(target, fmt), _is_sidecar, "--output (its .meta.json)", force)
+        may_replace(_sidecar(target, fmt), lambda t: in_run and _is_sidecar(t), "--output (its .meta.json)", force)
     return target
 
 
@@ -171,6 +178,8 @@ def export(run: Run, fmt: str, output: Path | None = None, float16: bool = False
             else:
                 _onnx(model, tmp)
         swap_into_place(tmp, target)
+        if target.is_file():
+            record_written(target)  # the provenance record: a later export may replace it
     finally:
         shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
     runner = {"saved-model": _run_saved_model, "tflite": _run_tflite, "onnx": _run_onnx}[fmt]
@@ -182,10 +191,11 @@ def export(run: Run, fmt: str, output: Path | None = None, float16: bool = False
     size_bytes = (sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
                   if target.is_dir() else target.stat().st_size)
     sidecar = _sidecar(target, fmt)
-    write_json_atomic(sidecar, {
-        "schema": SCHEMA, "run": str(run.path), "format": fmt, "float16": float16, "image_size": size,
-        "input": "raw RGB float32 0-255, shape (N, S, S, 3)", "output": "P(RG), shape (N, 1)",
-        "classes": list(CLASSES), "threshold": run.threshold, "note": RESEARCH_NOTE})
+    with owned_path(sidecar) as tmp_meta:
+        tmp_meta.write_text(dumps({
+            "schema": SCHEMA, "run": str(run.path), "format": fmt, "float16": float16, "image_size": size,
+            "input": "raw RGB float32 0-255, shape (N, S, S, 3)", "output": "P(RG), shape (N, 1)",
+            "classes": list(CLASSES), "threshold": run.threshold, "note": RESEARCH_NOTE}) + "\n", encoding="utf-8")
     result = {"format": fmt, "path": str(target), "size_bytes": size_bytes, "max_abs_diff": diff,
               "tolerance": TOLERANCE[float16], "checked_on": f"{len(x)} {source}", "meta": str(sidecar)}
     if not diff <= TOLERANCE[float16]:

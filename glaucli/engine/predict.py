@@ -94,8 +94,9 @@ def predict(paths: Iterable[Path], run, threshold: float | None = None, tta: boo
                  f"check runs; add it with `glaucli calibrate-ood {run.path}`")
     if explain_dir is not None:
         from glaucli.engine.explain import OutputNames, explain, explainer_for
+        from glaucli.safety import Ledger
 
-        explainer, names = explainer_for(model, run.meta), OutputNames()
+        explainer, names, ledger = explainer_for(model, run.meta), OutputNames(), Ledger(Path(explain_dir))
 
     def answers() -> Iterator[Prediction]:
         for scored in score_paths(model, paths, batch_size, views, on_event=on_event, guard=guard):
@@ -110,7 +111,8 @@ def predict(paths: Iterable[Path], run, threshold: float | None = None, tta: boo
             if scored.ood is not None and scored.ood["flag"]:  # no verdict; P(RG) stays for research
                 answer.label, answer.verdict = None, NOT_ASSESSED[scored.ood["reason"]]
             if explainer is not None:
-                made = explain(explainer, scored.path, Path(explain_dir), names(scored.path), probability, cut)
+                made = explain(explainer, scored.path, Path(explain_dir), names(scored.path), probability, cut,
+                               ledger=ledger)
                 answer.explanation, answer.heatmap, answer.note = made.overlay, made.heatmap, made.note
             yield answer
 

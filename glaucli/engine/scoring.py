@@ -20,15 +20,25 @@ from glaucli.errors import InputError, brief
 
 
 def load_model(path: Path):
-    """A Keras classifier loaded with safe_mode; InputError for anything else."""
+    """A Keras classifier from a `.keras` zip, loaded with safe_mode; InputError (exit 3) for
+    anything else: HDF5 (.h5) and SavedModel folders are refused, their loaders have bypassed
+    safe mode (CVE-2025-9905)."""
     import zipfile
 
     from glaucli.tf import keras
 
     path = Path(path)
+    if path.is_dir():  # a SavedModel folder: Keras 3 cannot load one safely (TFSMLayer runs its graph)
+        raise InputError(f"{path} is a folder, not a .keras model file; refused",
+                         hint="glaucli loads .keras zip files only (Keras safe mode); re-save the model "
+                              "with model.save('model.keras')")
     if not path.is_file():
         raise InputError(f"model file {path} does not exist")
-    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+    if path.suffix.lower() != ".keras":  # .h5/.hdf5 and others: legacy loaders bypass safe mode
+        raise InputError(f"{path} is not a .keras model file ({path.suffix or 'no suffix'}); refused",
+                         hint="glaucli loads .keras zip files only (Keras safe mode); re-save the model "
+                              "with model.save('model.keras')")
+    if not zipfile.is_zipfile(path):
         raise InputError(f"{path} is not a Keras model file or is truncated")
     try:
         model = keras().saving.load_model(path, safe_mode=True, compile=False)

@@ -16,7 +16,7 @@ from glaucli.data.layout import read_manifest
 from glaucli.engine import calibration
 from glaucli.engine.report import evidence, figures
 from glaucli.errors import UsageError
-from glaucli.safety import write_text_atomic
+from glaucli.safety import owned_path
 
 TEMPLATES = Path(__file__).parent / "templates"
 HEADLINE = ("auc", "sensitivity", "specificity", "pauc_90", "sens_at_95spec", "accuracy", "f1")
@@ -228,4 +228,5 @@ def _when(stamp: str | None) -> str:
 
 def _write(target: Path, text: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(target, text)
+    with owned_path(target) as tmp:  # with its provenance record: a later report may replace it
+        tmp.write_text(text, encoding="utf-8")
