@@ -80,7 +80,8 @@ def enable_onednn_for_cli() -> None:
     global _onednn_by_glaucli
     import platform
 
-    if "tensorflow" not in sys.modules and onednn_wanted(os.environ, platform.machine(), platform.system(), cpu_flags()):
+    wanted = onednn_wanted(os.environ, platform.machine(), platform.system(), cpu_flags())
+    if wanted and "tensorflow" not in sys.modules:
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
         _onednn_by_glaucli = True
 

@@ -21,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
 CHILD = r"""
 import json, os, sys, time
