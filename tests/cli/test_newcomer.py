@@ -225,7 +225,8 @@ def test_curve_axes_name_the_class_not_label_1(tmp_path, monkeypatch):
     original = Figure.savefig
 
     def recording(fig, path, *args, **kwargs):
-        axes_labels[Path(path).name] = [text for ax in fig.axes for text in (ax.get_xlabel(), ax.get_ylabel())]
+        name = re.sub(r"^\.(.*)\.tmp-\d+(\.\w+)$", r"\1\2", Path(path).name)  # atomic writes' temp name
+        axes_labels[name] = [text for ax in fig.axes for text in (ax.get_xlabel(), ax.get_ylabel())]
         return original(fig, path, *args, **kwargs)
 
     monkeypatch.setattr(Figure, "savefig", recording)
