@@ -3,7 +3,7 @@
 Glaucoma is judged at the optic disc, which covers about 1/6-1/8 of the field of
 view's diameter: a 512 px photograph shrunk to 224 px leaves it ~25 px across. This
 module finds it without labelled discs, with image processing only (numpy, scipy,
-Pillow; no TensorFlow), in a few milliseconds per photograph:
+Pillow; no TensorFlow), in tens of milliseconds per photograph:
 
 1. shrink the photo so the field of view is ~WORK_SIZE px across; the field of view
    is what is brighter than the dark surround (holes filled), its rim eroded away
