@@ -18,6 +18,7 @@ Features are cached under /tmp/study-cache (or $STUDY_CACHE), so reruns are free
     python tests/benchmarks/bench_recipe_study.py full299 trim299      # only these (extract if needed)
     python tests/benchmarks/bench_recipe_study.py --cached             # table of what is cached
     python tests/benchmarks/bench_recipe_study.py --extract full384    # features only, no table
+    python tests/benchmarks/bench_recipe_study.py --time full299 disc224  # s/image, back to back
 """
 
 from __future__ import annotations
@@ -153,6 +154,33 @@ def features(name: str, files) -> tuple[np.ndarray, float]:
     return feats, spi
 
 
+def timing(names, files, n: int) -> dict:
+    """Seconds per image (load + view + network, batch BATCH) of each lever on the same first
+    `n` photos, one lever after the other in one process: comparable between levers, unlike
+    the extraction times, which ran at whatever load the shared machine had then."""
+    from glaucli.tf import enable_onednn_for_cli
+
+    enable_onednn_for_cli()
+    import keras
+
+    out = {}
+    for name in names:
+        size, view, flip = LEVERS[name]
+        model = keras.applications.Xception(include_top=False, weights=None, input_shape=(size, size, 3),
+                                            pooling="avg")
+        model.load_weights(str(WEIGHTS))
+        model.predict_on_batch(np.zeros((BATCH, size, size, 3), np.float32))  # warm-up
+        t0 = time.perf_counter()
+        for i in range(0, n, BATCH):
+            x = np.stack([_view(f, size, view) for f in files[i:min(i + BATCH, n)]]).astype(np.float32)
+            model.predict_on_batch(x / 127.5 - 1.0)
+            if flip:
+                model.predict_on_batch(x[:, :, ::-1] / 127.5 - 1.0)
+        out[name] = (time.perf_counter() - t0) / n
+        print(f"  {name}: {out[name]:.3f} s/image (load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
+    return out
+
+
 def _probe(xt, yt, xv, cs):
     """P(RG) on `xv` of the standardised L2 logistic probe fitted on (xt, yt), for each C."""
     from sklearn.linear_model import LogisticRegression
@@ -210,6 +238,12 @@ def main(argv):
     cached_only = "--cached" in argv
     names = [a for a in argv if not a.startswith("--")] or list(LEVERS)
     files, y, groups = dataset()
+    timed = CACHE / "timing.json"
+    if "--time" in argv:
+        measured = timing([n for n in names if n not in PAIRS], files, 64)
+        old = json.loads(timed.read_text()) if timed.exists() else {}
+        timed.write_text(json.dumps(dict(old, **measured, _load=os.getloadavg())))
+        return 0
     feats, times = {}, {}
 
     def get(name):
@@ -235,18 +269,35 @@ def main(argv):
 
     results = {}
     for name in available:
+        parts = PAIRS.get(name, (name,))
+        key = hashlib.sha256(repr((SEEDS, FOLDS, C_GRID, [_key(p, files) for p in parts])).encode())
+        stored = CACHE / f"probe-{name}-{key.hexdigest()[:12]}.json"
+        if stored.exists():  # the probe's results are cached too
+            r = json.loads(stored.read_text())
+            results[name] = dict(r, oof=np.array(r["oof"]))
+            continue
         t0 = time.perf_counter()
         with threadpool_limits(1):  # small fits: threaded BLAS on busy cores was 10-30x slower
             results[name] = evaluate(feats[name], y, groups)
+        stored.write_text(json.dumps(dict(results[name], oof=results[name]["oof"].tolist())))
         print(f"  probe {name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
 
+    # Seconds per image: the back-to-back timing pass where there is one (comparable between
+    # levers), else the extraction's own time (at whatever load the machine had then).
+    back_to_back = json.loads(timed.read_text()) if timed.exists() else {}
+    for name in results:
+        parts = PAIRS.get(name, (name,))
+        if all(p in back_to_back for p in parts):
+            times[name] = sum(back_to_back[p] for p in parts)
     rng = np.random.default_rng(0)
     idx = list(_boot_idx(groups, rng))
     base = results.get(BASELINE)
     print(f"\nodir-dev: {len(y)} photos ({int(y.sum())} glaucoma), {len(np.unique(groups))} patients; "
           f"probe: standardised logistic regression, C from {C_GRID} by inner grouped 3-fold CV; "
           f"{FOLDS}-fold StratifiedGroupKFold by patient x seeds {SEEDS}; CIs: {BOOT} patient "
-          f"bootstraps of the seed-0 pooled out-of-fold AUC\n")
+          f"bootstraps of the seed-0 pooled out-of-fold AUC; s/image: load + view + Xception "
+          f"forward pass, batch {BATCH}, {os.cpu_count()} CPUs"
+          f"{', back to back on 64 photos' if back_to_back else ', during extraction'}\n")
     print("| lever | fold-mean AUC (sd) | pooled OOF AUC [95 % CI] | vs full299 [95 % CI] | s/image |")
     print("|---|---|---|---|---|")
     for name, r in results.items():
