@@ -63,10 +63,13 @@ LEVERS = {
     "disc224": (224, "disc", False),
     "full224+disc224": None,
     "full299+disc224": None,
+    "trim299+disc224": None,
+    "trim299+disc299": None,
     "trim384": (384, "trim", False),
 }
 PAIRS = {"full299+disc299": ("full299", "disc299"), "full224+disc224": ("full224", "disc224"),
-         "full299+disc224": ("full299", "disc224")}
+         "full299+disc224": ("full299", "disc224"), "trim299+disc224": ("trim299", "disc224"),
+         "trim299+disc299": ("trim299", "disc299")}
 BASELINE = "full299"
 
 
@@ -228,7 +231,8 @@ def evaluate(x, y, groups):
     per_seed = [_probe_oof(x, y, groups, s) for s in SEEDS]
     folds = np.concatenate([a for _, a in per_seed])
     return {"fold_mean": float(folds.mean()), "fold_sd": float(folds.std(ddof=1)),
-            "oof": per_seed[0][0], "pooled": float(_auc(y, per_seed[0][0]))}
+            "oof": per_seed[0][0], "pooled": float(_auc(y, per_seed[0][0])),
+            "oofs": [p.tolist() for p, _ in per_seed]}
 
 
 def main(argv):
@@ -270,7 +274,7 @@ def main(argv):
     results = {}
     for name in available:
         parts = PAIRS.get(name, (name,))
-        key = hashlib.sha256(repr((SEEDS, FOLDS, C_GRID, [_key(p, files) for p in parts])).encode())
+        key = hashlib.sha256(repr(("v2", SEEDS, FOLDS, C_GRID, [_key(p, files) for p in parts])).encode())
         stored = CACHE / f"probe-{name}-{key.hexdigest()[:12]}.json"
         if stored.exists():  # the probe's results are cached too
             r = json.loads(stored.read_text())
@@ -298,18 +302,23 @@ def main(argv):
           f"bootstraps of the seed-0 pooled out-of-fold AUC; s/image: load + view + Xception "
           f"forward pass, batch {BATCH}, {os.cpu_count()} CPUs"
           f"{', back to back on 64 photos' if back_to_back else ', during extraction'}\n")
-    print("| lever | fold-mean AUC (sd) | pooled OOF AUC [95 % CI] | vs full299 [95 % CI] | s/image |")
-    print("|---|---|---|---|---|")
+    print("| lever | fold-mean AUC (sd) | pooled OOF AUC, seed 0 [95 % CI] | pooled, 3 seeds: mean "
+          "(min-max) | vs full299, seed 0 [paired 95 % CI] | vs full299, 3 seeds (min-max) | s/image |")
+    print("|---|---|---|---|---|---|---|")
     for name, r in results.items():
         boots = np.array([_auc(y[i], r["oof"][i]) for i in idx])
         lo, hi = np.nanpercentile(boots, [2.5, 97.5])
-        diff = "-"
+        seeds = np.array([_auc(y, np.array(o)) for o in r["oofs"]])
+        diff = diffs = "-"
         if base is not None and name != BASELINE:
             d = np.array([_auc(y[i], r["oof"][i]) - _auc(y[i], base["oof"][i]) for i in idx])
             dlo, dhi = np.nanpercentile(d, [2.5, 97.5])
             diff = f"{r['pooled'] - base['pooled']:+.3f} [{dlo:+.3f}, {dhi:+.3f}]"
+            ds = seeds - np.array([_auc(y, np.array(o)) for o in base["oofs"]])
+            diffs = f"{ds.mean():+.3f} ({ds.min():+.3f} to {ds.max():+.3f})"
         print(f"| {name} | {r['fold_mean']:.3f} ({r['fold_sd']:.3f}) | {r['pooled']:.3f} "
-              f"[{lo:.3f}, {hi:.3f}] | {diff} | {times[name]:.3f} |")
+              f"[{lo:.3f}, {hi:.3f}] | {seeds.mean():.3f} ({seeds.min():.3f}-{seeds.max():.3f}) | {diff} | "
+              f"{diffs} | {times[name]:.3f} |")
     return 0
 
 
