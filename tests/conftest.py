@@ -91,3 +91,14 @@ def trained(tmp_path_factory):
                                       "--seed", "0", "--quiet"])
     assert result.exit_code == 0, result.output
     return {"run": Path(result.stdout.strip()), "data": data, "runs": runs}
+
+
+@pytest.fixture
+def run_copy(trained, tmp_path) -> Path:
+    """A private copy of the shared run (without its evaluations and exports), so a test that
+    writes into it, or breaks a rule, spoils no other."""
+    import shutil
+
+    run = tmp_path / "runs" / "train" / "mine"
+    shutil.copytree(trained["run"], run, ignore=shutil.ignore_patterns("eval", "export"))
+    return run

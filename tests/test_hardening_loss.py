@@ -20,14 +20,6 @@ def _tree(folder: Path) -> dict[str, bytes]:
 
 
 
-@pytest.fixture
-def run_copy(trained, tmp_path):
-    """A private copy of the shared run, so a test that breaks a rule cannot spoil the others."""
-    run = tmp_path / "runs" / "train" / "mine"
-    shutil.copytree(trained["run"], run, ignore=shutil.ignore_patterns("eval", "export"))
-    return run
-
-
 # -- export -o -----------------------------------------------------------------------------
 
 def test_export_onto_an_existing_folder_keeps_it(cli, run_copy, tmp_path):

@@ -30,14 +30,6 @@ def _images_with_labels(trained, dest: Path, per_class: int = 4) -> Path:
     return dest
 
 
-@pytest.fixture
-def run_copy(trained, tmp_path):
-    """A private copy of the shared run, so a test that writes into it spoils no other."""
-    run = tmp_path / "runs" / "train" / "mine"
-    shutil.copytree(trained["run"], run, ignore=shutil.ignore_patterns("eval", "export"))
-    return run
-
-
 # -- 1. every file a command reads is an input ----------------------------------------------
 
 def test_predict_csv_never_replaces_the_labels_file(cli, trained, tmp_path):
