@@ -149,10 +149,11 @@ def test_numeric_environment_variables(cli, kaggle, monkeypatch, variable, value
 @pytest.mark.parametrize("variable, command", [("GLAUCLI_DATA_DIR", "data"), ("GLAUCLI_RUNS_DIR", "runs"),
                                                ("GLAUCLI_DATA_DIR", "download")])
 def test_folder_variables_pointing_at_a_file(cli, tmp_path, monkeypatch, variable, command):
+    """A folder that is a file is an unusable input path: exit 3, README's rule (issue 29)."""
     afile = tmp_path / "a-file"
     afile.write_text("x")
     monkeypatch.setenv(variable, str(afile))
-    assert variable in error_line(cli(command, code=2))
+    assert variable in error_line(cli(command, code=3))
     assert afile.read_text() == "x"
 
 
