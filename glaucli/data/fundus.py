@@ -38,7 +38,7 @@ MIN_COVERAGE = 0.5      # share of the fitted field of view inside the frame
 # contrast enhancement sharpens (it amplifies fine detail and noise), so processed photos
 # need a higher grade than photos in natural colour.
 MIN_QUALITY = 0.10
-MIN_QUALITY_PROCESSED = 0.26
+MIN_QUALITY_PROCESSED = 0.22  # the highest refusing <= 1 % of EyeQ's gradable (good + usable) photos
 # Half the field unlit or glaring: poor quality, however sharp the rest. A shadow over a third
 # of the field still leaves the disc readable (a gradable ODIR photo was 35 % unlit), and no
 # EyeQ reject was more than 12 % unlit: blur and haze make them ungradable, which the grade reads.
