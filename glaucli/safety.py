@@ -91,17 +91,23 @@ def may_replace(target: Path, is_ours=None, option: str = "--output", force: boo
 LEDGER = ".glaucli-written.jsonl"  # one per folder glaucli writes into: {"name", "sha256"} per line
 
 
-def _sha256(path: Path) -> str | None:
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks (the ledger's proof, and data --verify's
+    identical-file test); OSError when it cannot be read."""
     import hashlib
 
     digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _sha256(path: Path) -> str | None:
     try:
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
+        return file_sha256(path)
     except OSError:
         return None
-    return digest.hexdigest()
 
 
 class Ledger:

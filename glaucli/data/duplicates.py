@@ -12,7 +12,6 @@ or a similar layout agree in one or two at most.
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from pathlib import Path
 
@@ -22,14 +21,6 @@ CANDIDATE = 0.85  # ... above this cosine similarity
 COARSE = 0.85  # aligned mid-scale detail must correlate this well before the fine check
 AGREE = 0.8  # the median over 3x3 regions of the fine-detail correlation: the verdict
 SCALES = (0.90, 0.94, 0.97, 1.0, 1.03, 1.06, 1.10)  # crops / aspect changes of a few %
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def thumbnail(pixels):

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Iterable
 
 from glaucli import events
-from glaucli.data.duplicates import DuplicateFinder, file_digest, thumbnail
+from glaucli.data.duplicates import DuplicateFinder, thumbnail
 from glaucli.data.images import ImageError, image_size, load_image
+from glaucli.safety import file_sha256
 
 
 @dataclass
@@ -50,7 +51,7 @@ def survey(entries: Iterable[tuple[Path, int, str]], decode: bool = False, *,
             if decode:
                 pixels = load_image(file)
                 found.sizes[pixels.shape[1::-1]] += 1
-                finder.add(file, split, file_digest(file), thumbnail(pixels))
+                finder.add(file, split, file_sha256(file), thumbnail(pixels))
             else:
                 found.sizes[image_size(file)] += 1
         except (ImageError, OSError) as exc:

@@ -18,6 +18,8 @@ from glaucli import events
 from glaucli.data.images import ImageError, load_image
 from glaucli.errors import InputError, brief
 
+RESAVE = "glaucli loads .keras zip files only (Keras safe mode); re-save the model with model.save('model.keras')"
+
 
 def load_model(path: Path):
     """A Keras classifier from a `.keras` zip, loaded with safe_mode; InputError (exit 3) for
@@ -30,14 +32,12 @@ def load_model(path: Path):
     path = Path(path)
     if path.is_dir():  # a SavedModel folder: Keras 3 cannot load one safely (TFSMLayer runs its graph)
         raise InputError(f"{path} is a folder, not a .keras model file; refused",
-                         hint="glaucli loads .keras zip files only (Keras safe mode); re-save the model "
-                              "with model.save('model.keras')")
+                         hint=RESAVE)
     if not path.is_file():
         raise InputError(f"model file {path} does not exist")
     if path.suffix.lower() != ".keras":  # .h5/.hdf5 and others: legacy loaders bypass safe mode
         raise InputError(f"{path} is not a .keras model file ({path.suffix or 'no suffix'}); refused",
-                         hint="glaucli loads .keras zip files only (Keras safe mode); re-save the model "
-                              "with model.save('model.keras')")
+                         hint=RESAVE)
     if not zipfile.is_zipfile(path):
         raise InputError(f"{path} is not a Keras model file or is truncated")
     try:

@@ -25,12 +25,13 @@ SHARED = ROOT.parent / "shared" / "data"
 
 
 def finder_over(files, extra=()):
-    from glaucli.data.duplicates import DuplicateFinder, file_digest, thumbnail
+    from glaucli.data.duplicates import DuplicateFinder, thumbnail
     from glaucli.data.images import load_image
+    from glaucli.safety import file_sha256
 
     finder = DuplicateFinder()
     for path in files:
-        finder.add(path, "all", file_digest(path), thumbnail(load_image(path)))
+        finder.add(path, "all", file_sha256(path), thumbnail(load_image(path)))
     for name, pixels in extra:
         finder.add(Path(name), "all", name, thumbnail(pixels))
     return finder
